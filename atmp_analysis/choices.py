@@ -1,0 +1,163 @@
+"""Canonical choice codes: single answers as integer codes, multiple answers as bit masks.
+
+Every reader hands over choice answers as the export wrote them: REDCap raw codes, REDCap
+labels, ``variable___code`` indicator columns, or one cell of labels joined by ``;`` or
+``,``. These functions turn them into the instrument's codes, vectorised, and say which cells
+they could not read.
+
+A checkbox answer is stored as an ``Int64`` bit mask: choice code *c* ticked sets bit *c*
+(``reg_contact``'s code 0 is bit 0). A mask with no bit set means "nothing ticked" and is
+stored as missing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from atmp_analysis.instrument import Field
+
+#: Values of a checkbox indicator column that mean ticked / not ticked (raw and label exports).
+CHECKED = {"1", "1.0", "checked", "true", "yes", "x"}
+UNCHECKED = {"0", "0.0", "unchecked", "false", "no", ""}
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "–": "-", "—": "-"})
+
+
+def normalise_label(text: pd.Series) -> pd.Series:
+    """Fold a choice label for matching: case, white space, quotes and dashes."""
+    s = text.astype("string").str.translate(_QUOTES).str.casefold()
+    return s.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _norm(label: str) -> str:
+    return re.sub(r"\s+", " ", label.translate(_QUOTES).casefold()).strip()
+
+
+def label_lookup(field: Field) -> dict[str, int]:
+    """Map every accepted spelling of a field's answers (code or folded label) to its code."""
+    lookup: dict[str, int] = {}
+    for code, label in field.choices.items():
+        lookup[str(code)] = code
+        lookup[f"{code}.0"] = code
+        lookup[_norm(label)] = code
+    return lookup
+
+
+def decode_single(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    """Decode single-choice answers (codes or labels) into integer codes.
+
+    Returns
+    -------
+    codes : pandas.Series
+        ``Int64`` codes, missing where blank or unreadable.
+    invalid : pandas.Series
+        ``True`` where a non-blank answer is neither a code nor a label of ``field``.
+    """
+    folded = normalise_label(values)
+    folded = folded.mask(folded == "")
+    codes = folded.map(label_lookup(field)).astype("Int64")
+    invalid = folded.notna() & codes.isna()
+    return codes, invalid.astype(bool)
+
+
+def mask_from_indicators(frame: pd.DataFrame, field: Field) -> tuple[pd.Series, pd.DataFrame]:
+    """Combine REDCap ``name___code`` indicator columns into one bit mask.
+
+    Columns of choices missing from ``frame`` count as not ticked.
+
+    Returns
+    -------
+    mask : pandas.Series
+        ``Int64`` bit mask, missing when nothing is ticked.
+    invalid : pandas.DataFrame
+        Per indicator column, ``True`` where the value is neither ticked nor unticked.
+    """
+    mask = np.zeros(len(frame), dtype=np.int64)
+    invalid = {}
+    for code in field.choices:
+        column = f"{field.name}___{code}"
+        if column not in frame.columns:
+            continue
+        folded = frame[column].astype("string").str.strip().str.casefold().fillna("")
+        ticked = folded.isin(CHECKED).to_numpy()
+        invalid[column] = ~(folded.isin(CHECKED) | folded.isin(UNCHECKED))
+        mask |= ticked.astype(np.int64) << code
+    result = pd.Series(mask, index=frame.index, dtype="Int64").mask(mask == 0)
+    return result, pd.DataFrame(invalid, index=frame.index)
+
+
+def mask_from_joined(values: pd.Series, field: Field, sep: str) -> tuple[pd.Series, pd.Series]:
+    """Read multi-select cells of labels joined by ``sep`` into a bit mask.
+
+    Labels are matched whole against the field's known labels, longest first, so labels that
+    themselves contain the separator (``"Centrifugation, separation, ..."``) are read right
+    rather than split blindly.
+
+    Returns
+    -------
+    mask : pandas.Series
+        ``Int64`` bit mask, missing when nothing is ticked.
+    leftover : pandas.Series
+        The text that matched no label (``sep``-joined), missing where everything matched.
+    """
+    sep_pattern = rf"\s*{re.escape(sep)}\s*"
+    folded = normalise_label(values).fillna("")
+    wrapped = sep + folded.str.replace(sep_pattern, sep, regex=True).str.strip(sep) + sep
+    mask = np.zeros(len(values), dtype=np.int64)
+    remaining = wrapped
+    labels = sorted(field.choices.items(), key=lambda item: -len(item[1]))
+    for code, label in labels:
+        token = sep + re.sub(sep_pattern, sep, _norm(label)) + sep
+        hit = remaining.str.contains(token, regex=False)
+        mask |= hit.to_numpy(dtype=bool).astype(np.int64) << code
+        remaining = remaining.str.replace(token, sep, regex=False)
+    # codes typed instead of labels ("1;5") are accepted too
+    for code in field.choices:
+        token = f"{sep}{code}{sep}"
+        hit = remaining.str.contains(token, regex=False)
+        mask |= hit.to_numpy(dtype=bool).astype(np.int64) << code
+        remaining = remaining.str.replace(token, sep, regex=False)
+    leftover = remaining.str.strip(sep).str.strip()
+    leftover = leftover.mask(leftover == "")
+    result = pd.Series(mask, index=values.index, dtype="Int64").mask(mask == 0)
+    return result, leftover
+
+
+def mask_to_codes(mask: pd.Series, field: Field, sep: str = ";") -> pd.Series:
+    """Write bit masks as ``sep``-joined codes in choice order (``"1;5"``), for output."""
+    return _mask_to_text(mask, field, sep, labels=False)
+
+
+def mask_to_labels(mask: pd.Series, field: Field, sep: str = ";") -> pd.Series:
+    """Write bit masks as ``sep``-joined labels in choice order, for output."""
+    return _mask_to_text(mask, field, sep, labels=True)
+
+
+def _mask_to_text(mask: pd.Series, field: Field, sep: str, labels: bool) -> pd.Series:
+    uniques = mask.dropna().unique()
+    text = {}
+    for value in uniques:  # one entry per distinct combination, not per row
+        parts = [
+            (label if labels else str(code))
+            for code, label in field.choices.items()
+            if (int(value) >> code) & 1
+        ]
+        text[value] = sep.join(parts)
+    return mask.map(text).astype("string")
+
+
+def mask_has(mask: pd.Series, code: int) -> pd.Series:
+    """Whether choice ``code`` is ticked in each bit mask (missing counts as not ticked)."""
+    values = mask.astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    return pd.Series(((values >> code) & 1).astype(bool), index=mask.index)
+
+
+def codes_to_mask(codes: list[int]) -> int:
+    """The bit mask of a list of choice codes."""
+    mask = 0
+    for code in codes:
+        mask |= 1 << int(code)
+    return mask

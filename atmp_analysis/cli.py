@@ -1,0 +1,242 @@
+"""The ``atmp-report`` command line.
+
+Exit codes: 0 done; 1 invalid data (answers that are not the instrument's, listed cell by
+cell); 2 usage error or unreadable input (a missing, empty or unrecognised file).
+An error is printed as one clear message naming the file, without a traceback; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from atmp_analysis import __version__
+from atmp_analysis.config import (
+    DEMO_DIR,
+    PROCESSED_DIR,
+    QUESTION_LIST,
+    REPORTS_DIR,
+    default_key_path,
+    demo_exports,
+)
+from atmp_analysis.errors import SurveyError, problems_frame
+
+log = logging.getLogger("atmp_analysis")
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _survey_paths(surveys: list[Path]) -> list[Path]:
+    if surveys:
+        return surveys
+    paths = demo_exports(fmt="redcap")
+    if not paths:  # installed without the source tree: make the demo on the fly
+        from atmp_analysis.demo import generate
+
+        folder = Path(tempfile.mkdtemp(prefix="atmp-demo-"))
+        paths = [p for p in generate(folder) if p.suffix == ".csv"]
+    log.info("no survey given: reading the demo survey (%s)", ", ".join(p.name for p in paths))
+    return paths
+
+
+def _process(args: argparse.Namespace):
+    from atmp_analysis.pipeline import data_quality, read_surveys, to_projects
+    from atmp_analysis.pseudonym import load_key
+
+    key = load_key(args.key_file or default_key_path())
+    paths = _survey_paths(args.surveys)
+    responses = read_surveys(
+        paths, key, dictionary=args.dictionary, wave=args.wave, allow_invalid=args.allow_invalid
+    )
+    projects = to_projects(responses, dictionary=args.dictionary)
+    quality = data_quality(responses)
+    return paths, responses, projects, quality
+
+
+def _summary(responses, projects, quality) -> str:
+    by_wave = projects.groupby("wave").size()
+    waves = ", ".join(f"{n} in {w}" for w, n in by_wave.items())
+    return (
+        f"{len(responses)} responses read, {len(projects)} project rows ({waves}); "
+        f"{len(quality)} data-quality notes"
+    )
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from atmp_analysis.tables import write_tables
+
+    _, responses, projects, quality = _process(args)
+    written = write_tables(responses, projects, quality, args.out)
+    log.info("%s", _summary(responses, projects, quality))
+    for path in written.values():
+        print(path)
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from atmp_analysis.report import render, write_report
+    from atmp_analysis.tables import write_tables
+
+    _, responses, projects, quality = _process(args)
+    centre = args.centre
+    if centre is None:
+        if not args.surveys:
+            from atmp_analysis.demo import load_spec
+
+            centre = load_spec()["centre"]["name"] + " (synthetic demo)"
+        else:
+            centre = "ATMP centre"
+    write_tables(responses, projects, quality, args.processed)
+    write_tables(responses, projects, quality, args.out / "tables")
+    page = write_report(
+        render(responses, projects, quality, centre=centre), args.out / "atmp_pipeline_report.html"
+    )
+    log.info("%s", _summary(responses, projects, quality))
+    print(page)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from atmp_analysis.demo import generate
+
+    for path in generate(args.out, seed=args.seed):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_instrument(args: argparse.Namespace) -> int:
+    import shutil
+
+    from atmp_analysis.config import DATA_DICTIONARY
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for source in (DATA_DICTIONARY, QUESTION_LIST):
+        target = args.out / source.name
+        shutil.copyfile(source, target)
+        print(target)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``atmp-report``."""
+    parser = argparse.ArgumentParser(
+        prog="atmp-report",
+        description="Read an ATMP centre's pipeline survey exports, merge them into projects "
+        "and build the report.",
+        epilog="Exit codes: 0 done, 1 invalid data, 2 usage error or unreadable input.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
+    verbosity = common.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                           help="only errors")
+    verbosity.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="more detail")
+    for action in common._actions:
+        parser._add_action(action)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "surveys",
+            nargs="*",
+            type=Path,
+            metavar="SURVEY",
+            help="survey exports (REDCap CSV, Microsoft Forms xlsx); default: the "
+            "bundled demo survey",
+        )
+        p.add_argument(
+            "--dictionary",
+            type=Path,
+            metavar="FILE",
+            help="the centre's own REDCap data dictionary (default: the shipped one)",
+        )
+        p.add_argument(
+            "--wave",
+            type=int,
+            metavar="YEAR",
+            help="survey year (default: the most common submission year per file)",
+        )
+        p.add_argument(
+            "--allow-invalid",
+            action="store_true",
+            help="blank answers that are not choices of the instrument, with a "
+            "warning each, instead of refusing the file",
+        )
+        p.add_argument(
+            "--key-file",
+            type=Path,
+            metavar="FILE",
+            help="pseudonymisation key (default: $ATMP_ANALYSIS_KEY_FILE or "
+            f"{default_key_path()}; created on first use)",
+        )
+
+    p = sub.add_parser("classify", parents=[common], help="write responses.csv, projects.csv, data_quality.csv")
+    data_options(p)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("build", parents=[common], help="process the survey and build the HTML report")
+    data_options(p)
+    p.add_argument("--centre", metavar="NAME", help="the centre's name in the report")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=REPORTS_DIR,
+        metavar="DIR",
+        help=f"report folder (default: {REPORTS_DIR})",
+    )
+    p.add_argument(
+        "--processed",
+        type=Path,
+        default=PROCESSED_DIR,
+        metavar="DIR",
+        help=f"processed tables folder (default: {PROCESSED_DIR})",
+    )
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("demo", parents=[common], help="write the synthetic demo survey exports")
+    p.add_argument("--out", type=Path, default=DEMO_DIR, metavar="DIR")
+    p.add_argument("--seed", type=int, default=20230301)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "instrument", help="write the REDCap data dictionary and the plain question list"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.set_defaults(func=cmd_instrument)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``atmp-report``; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag in ("debug", "quiet", "verbose"):
+        setattr(args, flag, getattr(args, flag, False))
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("atmp_analysis").setLevel(level)
+    try:
+        return args.func(args)
+    except SurveyError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.problems and getattr(args, "out", None):
+            log.debug("%s", problems_frame(exc.problems).to_string())
+        return EXIT_INVALID if exc.problems else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""A seeded generator of the synthetic demo survey: messy exports of a fictional centre.
+
+The centre, its people and projects are specified in ``data/demo/demo_centre.toml`` (all
+invented; e-mail domains end in ``.example``). Each project has its true answers per wave;
+each response applies that respondent's own spellings and deviations (``overrides``); test,
+screened-out and duplicate submissions are listed too. The generator only adds what a survey
+tool adds: record ids in order of submission, submission times drawn from a seeded random
+generator, and the tool's own layout:
+
+- REDCap records export, raw codes (``demo_<wave>_redcap_raw.csv``);
+- Microsoft Forms workbook (``demo_<wave>_msforms.xlsx``).
+
+Both exports of a wave hold the same answers, so they must give identical projects.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from atmp_analysis.config import DEMO_SPEC
+from atmp_analysis.instrument import Instrument
+
+DEFAULT_SEED = 20230301
+#: Survey window per wave: responses arrive between these days of the wave year.
+WINDOW = ((2, 6), (4, 28))
+
+
+@dataclass
+class DemoResponse:
+    """One submitted form: answers by variable (codes, lists of codes, or text)."""
+
+    wave: int
+    answers: dict[str, Any]
+    tool_name: str | None = None
+    tool_email: str | None = None
+    complete: int = 2
+    submitted: dt.datetime | None = None
+    order_hint: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_spec(path: Path = DEMO_SPEC) -> dict[str, Any]:
+    """Read the demo centre's specification."""
+    with Path(path).open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def responses_for_wave(spec: dict[str, Any], wave: int) -> list[DemoResponse]:
+    """Every submission of one wave, before the survey tool's layout is applied."""
+    people = {p["name"]: p for p in spec["person"]}
+    instrument = Instrument.default()
+    question_names = set(instrument.names)
+    out: list[DemoResponse] = []
+    for entry in spec.get("screened_out", []):
+        if entry["wave"] != wave:
+            continue
+        person = people[entry["person"]]
+        out.append(
+            DemoResponse(
+                wave,
+                {"atmp_project": 0},
+                person["name"],
+                person["email"],
+                meta={"kind": "screened out"},
+            )
+        )
+    for entry in spec.get("test_response", []):
+        if entry["wave"] != wave:
+            continue
+        answers = {
+            "atmp_project": 1,
+            "resp_name": entry["name"],
+            "resp_email": entry["email"],
+            "resp_role": entry.get("role", 7),
+            "proj_acronym": entry["acronym"],
+            "proj_lead": entry["lead"],
+            "stage": entry.get("stage", 1),
+        }
+        out.append(
+            DemoResponse(wave, answers, entry["name"], entry["email"], meta={"kind": "test"})
+        )
+    for project in spec["project"]:
+        if wave not in project["waves"]:
+            continue
+        truth = {k: v for k, v in project.items() if k in question_names}
+        truth.update(project.get("changes", {}).get(str(wave), {}))
+        truth["proj_start_year"] = project.get("start_year")
+        for response in project.get("response", []):
+            if response["wave"] != wave:
+                continue
+            person = people[response["person"]]
+            answers = dict(truth)
+            answers.update(
+                atmp_project=1,
+                resp_name=person["name"],
+                resp_email=person["email"],
+                resp_role=response["role"],
+                resp_group=person.get("group", ""),
+                proj_acronym=project["acronym_spellings"][response.get("acronym_spelling", 0)],
+                proj_lead=project["lead_spellings"][response.get("lead_spelling", 0)],
+                proj_title=(
+                    project["title_spellings"][response["title_spelling"]]
+                    if response.get("title_spelling", 0) >= 0
+                    else ""
+                ),
+                proj_description=project.get("description", ""),
+            )
+            answers.update(response.get("overrides", {}))
+            meta = {"kind": "project", "project": project["key"]}
+            final = DemoResponse(wave, answers, person["name"], person["email"], meta=meta)
+            if response.get("duplicate_of_earlier"):
+                earlier_answers = dict(answers)
+                earlier_answers.update(response.get("earlier_overrides", {}))
+                earlier = DemoResponse(
+                    wave,
+                    earlier_answers,
+                    person["name"],
+                    person["email"],
+                    complete=0,
+                    meta={**meta, "kind": "duplicate"},
+                )
+                final.meta["resubmits"] = True
+                out.append(earlier)
+                earlier.order_hint = -1.0  # submitted before its resubmission
+            out.append(final)
+    return out
+
+
+def _stamp(responses: list[DemoResponse], wave: int, rng: np.random.Generator) -> None:
+    """Draw submission times, keep each resubmission after its earlier copy, order them."""
+    start = dt.datetime(wave, *WINDOW[0], 8, 0)
+    end = dt.datetime(wave, *WINDOW[1], 18, 0)
+    span = (end - start).total_seconds()
+    offsets = np.sort(rng.uniform(0, span, size=len(responses)))
+    order = rng.permutation(len(responses))
+    for rank, index in enumerate(order):
+        responses[index].submitted = start + dt.timedelta(seconds=int(offsets[rank]))
+    # a resubmission comes after its earlier copy: the copy is just before it in the list
+    for position, response in enumerate(responses):
+        if response.meta.get("resubmits"):
+            earlier = responses[position - 1]
+            if earlier.submitted >= response.submitted:
+                earlier.submitted, response.submitted = response.submitted, earlier.submitted
+            if earlier.submitted == response.submitted:
+                earlier.submitted -= dt.timedelta(hours=2)
+    responses.sort(key=lambda r: r.submitted)
+
+
+def _visible(answers: dict[str, Any], instrument: Instrument) -> dict[str, Any]:
+    """Blank the answers that the instrument's branching hides (as the survey tool does)."""
+    import pandas as pd
+
+    from atmp_analysis.choices import codes_to_mask
+
+    row = {}
+    for f in instrument.questions:
+        value = answers.get(f.name)
+        if f.is_checkbox:
+            row[f.name] = codes_to_mask(value) if isinstance(value, list) and value else pd.NA
+        elif f.is_choice:
+            row[f.name] = value if not _blank(value) else pd.NA
+    frame = pd.DataFrame([row]).astype("Int64")
+    shown = instrument.shown(frame).iloc[0]
+    return {k: (v if shown.get(k, True) else None) for k, v in answers.items()}
+
+
+def write_redcap_raw(responses: list[DemoResponse], instrument: Instrument, path: Path) -> Path:
+    """Write a REDCap records export (raw codes, checkbox columns 0/1) as REDCap does."""
+    columns = [instrument.record_id, "redcap_survey_identifier", instrument.timestamp_column]
+    columns += [*instrument.export_columns()[1:], instrument.complete_column]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for number, response in enumerate(responses, start=1):
+            answers = _visible(response.answers, instrument)
+            row = {
+                instrument.record_id: number,
+                "redcap_survey_identifier": "",
+                instrument.timestamp_column: (
+                    response.submitted.strftime("%Y-%m-%d %H:%M:%S")
+                    if response.complete == 2
+                    else "[not completed]"
+                ),
+                instrument.complete_column: response.complete,
+            }
+            for f in instrument.questions:
+                value = answers.get(f.name)
+                if f.is_checkbox:
+                    ticked = set(value) if isinstance(value, list) else set()
+                    for code in f.choices:
+                        row[f"{f.name}___{code}"] = int(code in ticked)
+                else:
+                    row[f.name] = "" if _blank(value) else value
+            writer.writerow([row.get(c, "") for c in columns])
+    return path
+
+
+def write_msforms(
+    responses: list[DemoResponse], instrument: Instrument, path: Path, rng: np.random.Generator
+) -> Path:
+    """Write a Microsoft Forms response workbook: labels, ``;``-joined multi-select."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Sheet1"
+    tool = ["ID", "Start time", "Completion time", "Email", "Name"]
+    sheet.append(tool + [f.label for f in instrument.questions])
+    for number, response in enumerate(responses, start=1):
+        answers = _visible(response.answers, instrument)
+        completed = response.submitted
+        started = completed - dt.timedelta(seconds=int(rng.integers(240, 2400)))
+        row: list[Any] = [number, started, completed, response.tool_email, response.tool_name]
+        for f in instrument.questions:
+            value = answers.get(f.name)
+            if _blank(value):
+                row.append(None)
+            elif f.is_checkbox:
+                row.append("".join(f"{f.choices[int(c)]};" for c in value))
+            elif f.is_choice:
+                row.append(f.choices[int(value)])
+            else:
+                row.append(value)
+        sheet.append(row)
+    fixed = dt.datetime(2024, 12, 1)
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
+    workbook.save(path)
+    return path
+
+
+def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, spec_path: Path = DEMO_SPEC) -> list[Path]:
+    """Write every wave of the demo survey as REDCap raw CSV and Microsoft Forms xlsx.
+
+    Returns the paths written. The same seed always gives the same answers and times.
+    """
+    spec = load_spec(spec_path)
+    instrument = Instrument.default()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for wave in spec["centre"]["waves"]:
+        rng = np.random.default_rng([seed, wave])
+        responses = responses_for_wave(spec, wave)
+        _stamp(responses, wave, rng)
+        written.append(
+            write_redcap_raw(responses, instrument, out_dir / f"demo_{wave}_redcap_raw.csv")
+        )
+        written.append(
+            write_msforms(responses, instrument, out_dir / f"demo_{wave}_msforms.xlsx", rng)
+        )
+    return written

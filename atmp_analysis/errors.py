@@ -1,0 +1,70 @@
+"""Errors a user can act on, and the list of problems found in a survey file.
+
+A :class:`SurveyError` is a user's mistake (a file that is not there, an export the package
+does not recognise, answers that are not choices of the instrument). The command line prints
+its message and exits non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "problem", "severity"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad or doubtful cell: where it is, what it holds and what was expected."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    problem: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}"
+        value = f": {self.value!r}" if self.value not in (None, "") else ""
+        return f"{where}{value}: {self.problem}"
+
+
+class SurveyError(Exception):
+    """A problem with the user's input, reported without a traceback.
+
+    Parameters
+    ----------
+    message
+        One line naming the file and what is wrong.
+    problems
+        Every bad cell found, when there are several (lazy validation).
+    """
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if not self.problems:
+            return text
+        shown = self.problems[:30]
+        lines = [text, *(f"  - {p}" for p in shown)]
+        if len(self.problems) > len(shown):
+            lines.append(f"  ... and {len(self.problems) - len(shown)} more")
+        return "\n".join(lines)
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Return problems as a table: ``file, row, column, value, problem, severity``."""
+    if not problems:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in PROBLEM_COLUMNS})
+    frame = pd.DataFrame([p.__dict__ for p in problems], columns=PROBLEM_COLUMNS)
+    frame["row"] = frame["row"].astype("Int64")
+    return frame

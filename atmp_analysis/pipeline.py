@@ -1,0 +1,113 @@
+"""The data steps, one call each, for notebooks and the command line.
+
+    raw = load_survey("export.csv")              # any supported export
+    responses = clean(raw, wave=2023)            # canonical codes, numbers, statuses
+    responses = identify(responses, key)         # pseudonyms, projects, duplicates
+    projects = to_projects(responses)            # one row per project and wave
+
+:func:`read_surveys` does the first three for several files at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from atmp_analysis.cleaning import clean, problems_of
+from atmp_analysis.derive import derive_columns
+from atmp_analysis.errors import Problem, SurveyError, problems_frame
+from atmp_analysis.instrument import Instrument
+from atmp_analysis.projects import assign_projects, merge_projects
+from atmp_analysis.readers import read_export
+
+__all__ = ["clean", "data_quality", "identify", "load_survey", "read_surveys", "to_projects"]
+
+
+def load_survey(path: str | Path, *, dictionary: str | Path | None = None) -> pd.DataFrame:
+    """Read one survey export (REDCap CSV or Microsoft Forms xlsx) into the raw layout.
+
+    Parameters
+    ----------
+    path
+        The export file; its format is recognised from its content.
+    dictionary
+        A centre's own REDCap data dictionary; default: the instrument the package ships.
+
+    Raises
+    ------
+    SurveyError
+        With a message naming the file when it cannot be read as a survey export.
+    """
+    instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
+    return read_export(path, instrument)
+
+
+def identify(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """Add pseudonymous ``respondent_id`` and ``project_id``; mark duplicate submissions."""
+    return assign_projects(responses, key)
+
+
+def to_projects(responses: pd.DataFrame, *, dictionary: str | Path | None = None) -> pd.DataFrame:
+    """Merge identified responses into one row per project and wave, with derived columns."""
+    instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
+    return derive_columns(merge_projects(responses, instrument), instrument)
+
+
+def read_surveys(
+    paths: Iterable[str | Path],
+    key: bytes,
+    *,
+    dictionary: str | Path | None = None,
+    wave: int | None = None,
+    allow_invalid: bool = False,
+) -> pd.DataFrame:
+    """Read, clean and identify several exports; problems of all files in ``attrs``.
+
+    Every file is read before any error is raised, so the message lists the problems of
+    all files at once.
+    """
+    instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
+    frames: list[pd.DataFrame] = []
+    problems: list[Problem] = []
+    failures: list[SurveyError] = []
+    for path in paths:
+        try:
+            raw = read_export(path, instrument)
+            cleaned = clean(raw, instrument=instrument, wave=wave, allow_invalid=allow_invalid)
+        except SurveyError as exc:
+            failures.append(exc)
+            continue
+        problems += problems_of(cleaned)
+        problems += [
+            Problem(
+                raw.attrs["path"],
+                1,
+                column,
+                None,
+                "column not in the instrument; ignored",
+                "warning",
+            )
+            for column in raw.attrs.get("unknown_columns", [])
+        ]
+        frames.append(cleaned)
+    if failures:
+        if len(failures) == 1:
+            raise failures[0]
+        raise SurveyError(
+            f"{len(failures)} files could not be read:\n" + "\n".join(str(f) for f in failures),
+            [p for f in failures for p in f.problems],
+        )
+    if not frames:
+        raise SurveyError("no survey files given")
+    responses = pd.concat(frames, ignore_index=True)
+    responses.attrs = {"problems": problems}
+    identified = identify(responses, key)
+    identified.attrs = {"problems": problems}
+    return identified
+
+
+def data_quality(responses: pd.DataFrame) -> pd.DataFrame:
+    """Every problem found while reading and cleaning: file, row, column, value, problem."""
+    return problems_frame(problems_of(responses))

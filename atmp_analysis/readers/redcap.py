@@ -1,0 +1,125 @@
+"""REDCap records exports: raw codes or labels, variable names or field labels as headers.
+
+REDCap writes one column per field (``record_id`` first), one per checkbox choice
+(``variable___code``; with label headers ``Field Label (choice=Choice Label)``), optionally
+``redcap_survey_identifier`` and ``<form>_timestamp``, and ``<form>_complete``. Values are
+codes (raw) or labels; checkboxes 0/1 or Unchecked/Checked. The delimiter may be ``,``, ``;``
+or tab.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from atmp_analysis.choices import normalise_label
+from atmp_analysis.errors import SurveyError
+from atmp_analysis.instrument import Instrument
+from atmp_analysis.readers.base import Sniffed, parse_timestamp, read_table
+
+_CHOICE_HEADER = re.compile(r"^(?P<label>.*)\s\(choice=(?P<choice>.*)\)$", re.DOTALL)
+COMPLETE_LABELS = {"Complete?", "Complete"}
+TIMESTAMP_LABELS = {"Survey Timestamp"}
+IDENTIFIER_LABELS = {"Survey Identifier"}
+COMPLETE_CODES = {"incomplete": "0", "unverified": "1", "complete": "2"}
+
+
+def _label_header_map(instrument: Instrument) -> dict[str, str]:
+    """Map REDCap label headers (field labels, checkbox ``(choice=...)``) to columns."""
+    mapping = {"record id": instrument.record_id}
+    for field in instrument.questions:
+        base = normalise_label(pd.Series([field.label])).iloc[0]
+        if field.is_checkbox:
+            for code, label in field.choices.items():
+                choice = normalise_label(pd.Series([label])).iloc[0]
+                mapping[f"{base} (choice={choice})"] = f"{field.name}___{code}"
+        else:
+            mapping[base] = field.name
+    return mapping
+
+
+class RedcapReader:
+    """REDCap records export (CSV)."""
+
+    name = "redcap"
+
+    def recognises(self, sniffed: Sniffed, instrument: Instrument) -> bool:
+        if sniffed.kind != "csv" or not sniffed.header:
+            return False
+        known = set(instrument.export_columns()) | {instrument.complete_column}
+        if sniffed.header[0] == instrument.record_id:
+            return True
+        if sum(h in known for h in sniffed.header) >= max(3, len(known) // 3):
+            return True
+        labels = _label_header_map(instrument)
+        folded = normalise_label(pd.Series(sniffed.header)).tolist()
+        return folded[0] == "record id" and sum(h in labels for h in folded) >= 3
+
+    def read(self, sniffed: Sniffed, instrument: Instrument) -> pd.DataFrame:
+        table = read_table(sniffed)
+        headers = [c for c in table.columns if c != "source_row"]
+        by_label = normalise_label(pd.Series(headers)).tolist()
+        label_map = _label_header_map(instrument)
+        rename: dict[str, str] = {}
+        for header, folded in zip(headers, by_label, strict=True):
+            if header in instrument.export_columns() or header in (
+                instrument.complete_column,
+                instrument.timestamp_column,
+                "redcap_survey_identifier",
+            ):
+                rename[header] = header
+            elif header in COMPLETE_LABELS:
+                rename[header] = instrument.complete_column
+            elif header in TIMESTAMP_LABELS:
+                rename[header] = instrument.timestamp_column
+            elif header in IDENTIFIER_LABELS:
+                rename[header] = "redcap_survey_identifier"
+            elif folded in label_map:
+                rename[header] = label_map[folded]
+        unknown = [h for h in headers if h not in rename]
+        frame = table.rename(columns=rename)
+        label_headers = any(rename.get(h) != h for h in headers if h in rename)
+        raw = pd.DataFrame(index=frame.index)
+        raw["source_file"] = sniffed.path.name
+        raw["source_row"] = frame["source_row"].astype("int64")
+        raw["source_format"] = "redcap-labels" if label_headers else "redcap"
+        raw["record_id"] = frame.get(instrument.record_id, pd.Series(pd.NA, index=frame.index))
+        if instrument.timestamp_column in frame:
+            stamp = frame[instrument.timestamp_column].astype("string")
+            raw["submitted"] = parse_timestamp(stamp.mask(stamp.str.startswith("[")))
+        else:
+            raw["submitted"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        if instrument.complete_column in frame:
+            complete = frame[instrument.complete_column].astype("string").str.strip()
+            complete = complete.str.casefold().replace(COMPLETE_CODES)
+            raw["complete"] = pd.to_numeric(complete, errors="coerce").astype("Int64")
+        else:
+            raw["complete"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+        raw["tool_name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        raw["tool_email"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        answer_columns = [
+            c
+            for c in frame.columns
+            if c in set(instrument.export_columns()) and c != instrument.record_id
+        ]
+        raw = pd.concat([raw, frame[answer_columns].astype("string")], axis=1)
+        raw.attrs.update(
+            path=str(sniffed.path),
+            headers={new: old for old, new in rename.items()},
+            multiselect_sep=None,
+            unknown_columns=unknown,
+        )
+        return raw
+
+
+def require_columns(raw: pd.DataFrame, instrument: Instrument) -> None:
+    """Refuse a file that lacks the instrument's required questions."""
+    present = set(raw.columns)
+    missing = [f.name for f in instrument.questions if f.required and f.name not in present]
+    if missing:
+        raise SurveyError(
+            f"{raw.attrs.get('path', 'survey')}: the required question(s) "
+            f"{', '.join(missing)} are not in the file; is it an export of the ATMP pipeline "
+            "survey? (a centre's own wording needs its data dictionary: --dictionary)"
+        )
