@@ -187,7 +187,7 @@ def _money_units() -> dict[str, float]:
         factor = float(row["factor_to_ksek"])
         if not term or not np.isfinite(factor) or factor <= 0:
             raise ValueError(f"bad row in money_units.csv: {row!r}")
-        compact = re.sub(r"\s", "", term)
+        compact = term.replace(" ", "").replace(".", "")
         if seen.setdefault(compact, factor) != factor:
             raise ValueError(f"conflicting factors for {term!r} in money_units.csv")
         units[term] = factor
@@ -227,6 +227,7 @@ _NUM = (
     rf"|{_D}+(?:[.,]{_D}+)?(?:e[-+]?{_D}+)?"
     rf"|[.,]{_D}+"
 )
+_NUM_RE = re.compile(_NUM)
 #: Words that mark an approximation (or the start of a range) and are ignored.
 _APPROX_WORDS = (
     "approximately|approx|appr|about|around|roughly|circa|cirka|ca|c:a|c"
@@ -297,34 +298,57 @@ def _to_float(token: pd.Series, comma_thousands: np.ndarray) -> np.ndarray:
     Spaces and apostrophes are thousands separators. A separator character
     that occurs more than once is a thousands separator; when both ``,`` and
     ``.`` occur, the last one is the decimal mark. A single ``,`` is a decimal
-    mark unless ``comma_thousands`` is set for that token, in which case it
-    is a thousands separator.
+    mark, except that where ``comma_thousands`` is set a token of the form
+    ``d{1,3},ddd`` has a thousands comma.
+
+    Only plain string operations (no regular expressions) are used here:
+    ``token`` has already been validated by ``_NUM``.
     """
-    out = pd.to_numeric(token, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    # Plain "1500" / "2.5" / "1e6" are converted above; grouped or
-    # comma-decimal tokens ("1 500", "2,5", "1.500.000") are rewritten first.
-    redo = np.flatnonzero(np.isnan(out) & token.notna().to_numpy(dtype=bool))
-    if len(redo) == 0:
+    out = np.full(len(token), np.nan)
+    present = np.flatnonzero(token.notna().to_numpy(dtype=bool))
+    if len(present) == 0:
         return out
-    t = token.iloc[redo].str.replace(r"[ ']", "", regex=True)
-    n_comma = t.str.count(",").to_numpy(dtype=int)
-    n_dot = t.str.count(r"\.").to_numpy(dtype=int)
-    last_comma = t.str.rfind(",").to_numpy(dtype=int)
-    last_dot = t.str.rfind(".").to_numpy(dtype=int)
-    comma_decimal = (n_comma == 1) & (last_comma > last_dot) & ~comma_thousands[redo]
-    dot_decimal = (n_dot == 1) & (last_dot > last_comma)
-    rules = (
-        (comma_decimal, {ord("."): None, ord(","): "."}),
-        (dot_decimal & ~comma_decimal, {ord(","): None}),
-        (~dot_decimal & ~comma_decimal, {ord(","): None, ord("."): None}),
+    raw = token.iloc[present]
+    t = raw.str.replace(" ", "", regex=False).str.replace("'", "", regex=False)
+
+    def where(s: pd.Series, char: str, last: bool) -> np.ndarray:
+        found = s.str.rfind(char) if last else s.str.find(char)
+        return found.to_numpy(dtype=int)
+
+    first_comma, last_comma = where(t, ",", False), where(t, ",", True)
+    first_dot, last_dot = where(t, ".", False), where(t, ".", True)
+    length = t.str.len().to_numpy(dtype=int)
+    grouped = length != raw.str.len().to_numpy(dtype=int)
+    one_comma = (last_comma >= 0) & (first_comma == last_comma)
+    thousands = (
+        comma_thousands[present]
+        & one_comma
+        & (last_dot < 0)
+        & ~grouped
+        & (last_comma <= 3)
+        & (length == last_comma + 4)
     )
-    for mask, table in rules:
-        if mask.any():
-            rewritten = t[mask].str.translate(table)
-            out[redo[mask]] = pd.to_numeric(rewritten, errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
+    comma_decimal = one_comma & (last_comma > last_dot) & ~thousands
+    dot_decimal = (last_dot >= 0) & (first_dot == last_dot) & (last_dot > last_comma)
+    canonical = t.copy()
+    if comma_decimal.any():
+        canonical[comma_decimal] = (
+            t[comma_decimal].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        )
+    rest = ~comma_decimal
+    if rest.any():
+        kept = t[rest].str.replace(",", "", regex=False)
+        drop_dots = ~dot_decimal[rest]
+        if drop_dots.any():
+            kept[drop_dots] = kept[drop_dots].str.replace(".", "", regex=False)
+        canonical[rest] = kept
+    out[present] = pd.to_numeric(canonical, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return out
+
+
+def _compact_unit(unit: pd.Series) -> pd.Series:
+    """A unit with its spaces and abbreviation dots removed ("milj. kr")."""
+    return unit.str.replace(" ", "", regex=False).str.replace(".", "", regex=False)
 
 
 def _amount(
@@ -340,34 +364,48 @@ def _amount(
     own ("1,5-2 MSEK", "500 tkr - 1 MSEK"). With ``budget_thousands`` a token
     ``d{1,3},ddd`` is read as thousands unless its unit is a million-unit.
     """
+    # Fast path: a bare number ("1500", "2,5", "1 500") needs no grammar.
+    out = np.full(len(norm), np.nan)
+    bare = norm.str.fullmatch(_NUM_RE).to_numpy(dtype=bool, na_value=False)
+    if bare.any():
+        out[bare] = _to_float(norm[bare], np.full(bare.sum(), budget_thousands))
+    rest = np.flatnonzero(~bare)
+    if len(rest):
+        out[rest] = _amount_grammar(norm.iloc[rest], units, budget_thousands)
+    return out
+
+
+def _amount_grammar(
+    norm: pd.Series, units: dict[str, float] | None, budget_thousands: bool
+) -> np.ndarray:
+    """The full amount grammar of :func:`_amount`, with ranges and units."""
     pattern = _amount_regex(None if units is None else _alternation(units))
     parts = norm.str.extract(pattern)
     n = len(norm)
     if units is None:
         fa = fb = np.ones(n)
     else:
-        # Units match with or without their inner spaces ("m sek", "msek").
-        compact = {re.sub(r"\s", "", term): f for term, f in units.items()}
+        keys_series = _compact_unit(pd.Series(list(units), dtype=_STRING))
+        compact = dict(zip(keys_series.tolist(), units.values(), strict=True))
         keys = pd.Index(list(compact), dtype=_STRING)
         factors = np.append(np.fromiter(compact.values(), dtype=float), np.nan)
 
-        def factor(col: str) -> np.ndarray:
-            unit = parts[col].str.replace(r"\s", "", regex=True)
-            return factors[keys.get_indexer(unit)]
+        def factor(col: str) -> tuple[np.ndarray, np.ndarray]:
+            unit = parts[col]
+            given = unit.notna().to_numpy(dtype=bool)
+            f = np.full(n, np.nan)
+            if given.any():
+                f[given] = factors[keys.get_indexer(_compact_unit(unit[given]))]
+            return f, given
 
-        ua, ub = factor("ua"), factor("ub")
-        fa = np.where(np.isnan(ua), np.where(np.isnan(ub), 1.0, ub), ua)
-        fb = np.where(np.isnan(ub), np.where(np.isnan(ua), 1.0, ua), ub)
+        (ua, has_a), (ub, has_b) = factor("ua"), factor("ub")
+        # A unit given but not found (cannot happen with the regex) gives NaN.
+        fa = np.where(has_a, ua, np.where(has_b, ub, 1.0))
+        fb = np.where(has_b, ub, np.where(has_a, ua, 1.0))
 
     def value(col: str, f: np.ndarray) -> np.ndarray:
-        token = parts[col]
-        if budget_thousands:
-            thousands = token.str.fullmatch(rf"{_D}{{1,3}},{_D}{{3}}").to_numpy(
-                dtype=bool, na_value=False
-            ) & (f < 1000)
-        else:
-            thousands = np.zeros(n, dtype=bool)
-        return _to_float(token, thousands) * f
+        thousands = np.full(n, budget_thousands) & (f < 1000)
+        return _to_float(parts[col], thousands) * f
 
     a = value("a", fa)
     b = value("b", fb)
@@ -503,15 +541,15 @@ def parse_fte(text: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------
 
 _Y4 = r"(?:199[0-9]|20[0-9]{2}|2100)"
-#: "2026/27", "2026-2027", "2026–27", "2026 to 2027" (not "2026-05-01").
-_YEAR_RANGE = re.compile(
+#: The first year, year range or term in an answer: "2027", "Q3 2026",
+#: "2026/27", "2026-2027", "2026–27", "mellan 2026 och 2027" (but
+#: "2026-05-01" is a date, not a range), "HT26", "vt-27", "Q3 26".
+_YEAR_ANY = re.compile(
     rf"(?:(?P<between>between|mellan)\s)?(?<![0-9])(?P<y1>{_Y4})"
-    r"(?(between)\s(?:and|och)\s|\s?(?:/|-|to|till|à|or|eller)\s?)"
-    rf"(?P<y2>[0-9]{{4}}|[0-9]{{2}})(?![0-9]|-[0-9])"
+    r"(?:(?(between)\s(?:and|och)\s|\s?(?:/|-|to|till|à|or|eller)\s?)"
+    r"(?P<y2>[0-9]{4}|[0-9]{2})(?![0-9]|-[0-9]))?(?![0-9])"
+    r"|(?<![^\W\d_])(?:ht|vt|q[1-4]|h[12])\s?[-/']?\s?(?P<yy>[0-9]{2})(?![0-9])"
 )
-_YEAR_SINGLE = re.compile(rf"(?<![0-9])(?P<y>{_Y4})(?![0-9])")
-#: Terms/quarters/halves with a two-digit year: "HT26", "vt-27", "Q3 26".
-_YEAR_TERM = re.compile(r"(?<![^\W\d_])(?:ht|vt|q[1-4]|h[12])\s?[-/']?\s?(?P<yy>[0-9]{2})(?![0-9])")
 _NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -568,27 +606,31 @@ def _relative_number(token: pd.Series) -> np.ndarray:
 
 def _year_parts(norm: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Absolute year (float, midpoint for ranges) and relative offset in years."""
-    rng = norm.str.extract(_YEAR_RANGE)
-    y1 = pd.to_numeric(rng["y1"]).to_numpy(dtype=float, na_value=np.nan)
-    y2 = pd.to_numeric(rng["y2"]).to_numpy(dtype=float, na_value=np.nan)
-    short = rng["y2"].str.len().to_numpy(dtype=float, na_value=np.nan) == 2
+    found = norm.str.extract(_YEAR_ANY)
+
+    def number(col: str) -> np.ndarray:
+        return pd.to_numeric(found[col]).to_numpy(dtype=float, na_value=np.nan)
+
+    y1, y2, yy = number("y1"), number("y2"), number("yy")
+    short = found["y2"].str.len().to_numpy(dtype=float, na_value=np.nan) == 2
     y2 = np.where(short, y1 // 100 * 100 + y2, y2)
-    valid = (y2 >= y1) & (y2 <= _YEAR_MAX)
-    ranged = np.where(valid, (y1 + y2) / 2, np.nan)
+    # An impossible range ("2026/2025", "2026-05") counts as its first year.
+    ranged = (y2 >= y1) & (y2 <= _YEAR_MAX)
+    absolute = np.where(ranged, (y1 + y2) / 2, y1)
+    absolute = np.where(np.isnan(yy), absolute, 2000 + yy)
 
-    single = pd.to_numeric(norm.str.extract(_YEAR_SINGLE)["y"]).to_numpy(
-        dtype=float, na_value=np.nan
-    )
-    term = pd.to_numeric(norm.str.extract(_YEAR_TERM)["yy"]).to_numpy(dtype=float, na_value=np.nan)
-    absolute = np.where(np.isnan(ranged), np.where(np.isnan(single), 2000 + term, single), ranged)
-
-    rel = norm.str.extract(_YEAR_RELATIVE)
+    offset = np.full(len(norm), np.nan)
+    todo = np.flatnonzero(np.isnan(absolute))
+    if len(todo) == 0:
+        return absolute, offset
+    rel = norm.iloc[todo].str.extract(_YEAR_RELATIVE)
     n = _relative_number(rel["n"])
     m = _relative_number(rel["m"])
-    offset = np.where(np.isnan(m), n, (n + m) / 2)
-    offset = np.where(rel["next"].notna().to_numpy(dtype=bool), 1.0, offset)
-    offset = np.where(rel["this"].notna().to_numpy(dtype=bool), 0.0, offset)
-    offset[~((offset >= 0) & (offset <= _MAX_RELATIVE_YEARS))] = np.nan
+    rel_offset = np.where(np.isnan(m), n, (n + m) / 2)
+    rel_offset[rel["next"].notna().to_numpy(dtype=bool)] = 1.0
+    rel_offset[rel["this"].notna().to_numpy(dtype=bool)] = 0.0
+    rel_offset[~((rel_offset >= 0) & (rel_offset <= _MAX_RELATIVE_YEARS))] = np.nan
+    offset[todo] = rel_offset
     return absolute, offset
 
 
@@ -623,23 +665,31 @@ def parse_year(text: pd.Series, wave: int | pd.Series) -> pd.Series:
 
     Notes
     -----
-    Rules, first match wins:
+    Rules:
 
-    1. A year range anywhere, ``"2026/27"``, ``"2026-2027"``, ``"2026–27"``,
-       ``"2026 to 2027"``, ``"mellan 2026 och 2027"``: the midpoint,
-       **rounded half up** (all of these give 2027). The second year must
-       not be before the first; ``"2026-05-01"`` is a date, not a range.
-    2. A 4-digit year in 1990–2100 anywhere: ``"2027"``, ``"2025
-       (planned)"``, ``"Q3 2026"``, ``"HT 2026"``, ``"already treated
-       (2023)"``, ``"redan behandlad 2023"``. The first one counts.
-    3. A term, half or quarter with a two-digit year: ``"HT26"``, ``"VT
-       27"``, ``"Q3-26"`` are 20yy.
-    4. A whole answer relative to ``wave``: ``"in 3 years"``, ``"within 5
-       years"``, ``"om 3 år"``, ``"inom 5 år"``, ``"3 år"``, ``"in 3-4
-       years"``, ``"om tre år"`` give ``wave + n`` (ranges: midpoint, rounded
-       half up, so ``"om 3-4 år"`` in wave 2023 is 2027); ``"next year"``,
-       ``"nästa år"`` give ``wave + 1``; ``"this year"``, ``"i år"`` give
-       ``wave``. Offsets above 100 years are NA.
+    1. **Absolute.** The first year, year range or term anywhere in the
+       answer counts:
+
+       * a 4-digit year in 1990–2100: ``"2027"``, ``"2025 (planned)"``,
+         ``"Q3 2026"``, ``"HT 2026"``, ``"VT 2027"``, ``"already treated
+         (2023)"``, ``"redan behandlad 2023"``;
+       * a year range, ``"2026/27"``, ``"2026-2027"``, ``"2026–27"``, ``"2026
+         to 2027"``, ``"2026 till 2027"``, ``"2026 or 2027"``, ``"mellan 2026
+         och 2027"``: the midpoint, **rounded half up** (all of these give
+         2027, the later of two adjacent years). A range whose second year
+         is before the first (``"2026/2025"``, the year-month ``"2026-05"``)
+         counts as its first year, and ``"2026-05-01"`` is a date (2026);
+       * a term, half or quarter with a two-digit year: ``"HT26"``, ``"VT
+         27"``, ``"Q3-26"``, ``"H2 26"`` are 20yy.
+
+    2. **Relative to** ``wave``, only when there is no absolute year and the
+       whole answer fits: ``"in 3 years"``, ``"within 5 years"``, ``"om 3
+       år"``, ``"inom 5 år"``, ``"3 år"``, ``"3-4 years"``, ``"in 3-4
+       years"``, ``"om tre år"``, ``"in a year"``, ``"ca 2 år"`` give ``wave
+       + n`` (ranges: midpoint, rounded half up, so ``"om 3-4 år"`` in wave
+       2023 is 2027); ``"next year"``, ``"nästa år"`` give ``wave + 1``;
+       ``"this year"``, ``"i år"`` give ``wave``. Offsets above 100 years
+       are NA.
 
     A 4-digit number outside 1990–2100 (``"1850"``, ``"3023"``), a bare
     number (``"3"``) and other text (``"when funding allows"``, ``"efter
