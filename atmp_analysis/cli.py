@@ -132,13 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     verbosity = common.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                           help="only errors")
-    verbosity.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                           help="more detail")
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only errors"
+    )
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="more detail"
+    )
     for action in common._actions:
         parser._add_action(action)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,12 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
             f"{default_key_path()}; created on first use)",
         )
 
-    p = sub.add_parser("classify", parents=[common], help="write responses.csv, projects.csv, data_quality.csv")
+    p = sub.add_parser(
+        "classify", parents=[common], help="write responses.csv, projects.csv, data_quality.csv"
+    )
     data_options(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("build", parents=[common], help="process the survey and build the HTML report")
+    p = sub.add_parser(
+        "build", parents=[common], help="process the survey and build the HTML report"
+    )
     data_options(p)
     p.add_argument("--centre", metavar="NAME", help="the centre's name in the report")
     p.add_argument(

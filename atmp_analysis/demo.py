@@ -237,7 +237,36 @@ def write_msforms(
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
     workbook.save(path)
+    _freeze_zip_times(path, fixed)
     return path
+
+
+def _freeze_zip_times(path: Path, when: dt.datetime) -> None:
+    """Fix a workbook's zip and document times, so the same workbook is the same bytes."""
+    import io
+    import re
+    import zipfile
+
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    # openpyxl stamps the time of saving as "modified" in the document properties
+    members = [
+        (
+            info,
+            re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            if info.filename == "docProps/core.xml"
+            else data,
+        )
+        for info, data in members
+    ]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            fixed = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, data)
+    path.write_bytes(buffer.getvalue())
 
 
 def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, spec_path: Path = DEMO_SPEC) -> list[Path]:

@@ -70,6 +70,7 @@ __all__ = [
 # installed. Digits are spelt ``[0-9]``: ``\d`` would also accept other
 # scripts' digits.
 _STRING = pd.StringDtype("python")
+_NP_STRING = np.dtypes.StringDType()
 
 _YEAR_MIN = 1990
 _YEAR_MAX = 2100
@@ -98,20 +99,24 @@ def _as_string(text: pd.Series) -> pd.Series:
 
 
 def _normalise(s: pd.Series) -> pd.Series:
-    """Case-fold and fold whitespace, dashes and apostrophes (no NA expected).
+    """Lower-case and fold whitespace, dashes and apostrophes (no NA expected).
 
-    Only answers that need it (non-ASCII characters, tabs or newlines,
-    repeated spaces) go through the slower translation and whitespace
+    Lower-casing and trimming run as numpy ``np.strings`` ufuncs; only the
+    answers that need it (non-ASCII characters, tabs or line breaks, repeated
+    spaces) go through the slower character translation and whitespace
     folding.
     """
-    s = s.str.casefold()
+    strings = np.strings
+    arr = strings.lower(np.array(s.to_numpy(dtype=object), dtype=_NP_STRING))
     odd = ~s.str.isascii().to_numpy(dtype=bool)
-    odd |= s.str.contains(r"\s\s|[\t\n\r\f\v]", regex=True).to_numpy(dtype=bool)
+    for sequence in ("  ", "\t", "\n", "\r"):
+        odd |= strings.find(arr, sequence) >= 0
     if odd.any():
-        fixed = s[odd].str.translate(_TRANSLATE).str.replace(r"\s+", " ", regex=True)
-        s = s.copy()
-        s[odd] = fixed
-    return s.str.strip()
+        fixed = pd.Series(arr[odd].astype(object), dtype=_STRING)
+        fixed = fixed.str.translate(_TRANSLATE).str.replace(r"\s+", " ", regex=True)
+        arr[odd] = np.array(fixed.to_numpy(dtype=object), dtype=_NP_STRING)
+    arr = strings.strip(arr, " ")
+    return pd.Series(arr.astype(object), index=s.index, dtype=_STRING)
 
 
 def _factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -301,24 +306,20 @@ def _to_float(token: pd.Series, comma_thousands: np.ndarray) -> np.ndarray:
     mark, except that where ``comma_thousands`` is set a token of the form
     ``d{1,3},ddd`` has a thousands comma.
 
-    Only plain string operations (no regular expressions) are used here:
-    ``token`` has already been validated by ``_NUM``.
+    ``token`` has already been validated by ``_NUM``, so plain string
+    operations suffice; they run as numpy ``np.strings`` ufuncs.
     """
     out = np.full(len(token), np.nan)
-    present = np.flatnonzero(token.notna().to_numpy(dtype=bool))
-    if len(present) == 0:
+    present = token.notna().to_numpy(dtype=bool)
+    if not present.any():
         return out
-    raw = token.iloc[present]
-    t = raw.str.replace(" ", "", regex=False).str.replace("'", "", regex=False)
-
-    def where(s: pd.Series, char: str, last: bool) -> np.ndarray:
-        found = s.str.rfind(char) if last else s.str.find(char)
-        return found.to_numpy(dtype=int)
-
-    first_comma, last_comma = where(t, ",", False), where(t, ",", True)
-    first_dot, last_dot = where(t, ".", False), where(t, ".", True)
-    length = t.str.len().to_numpy(dtype=int)
-    grouped = length != raw.str.len().to_numpy(dtype=int)
+    strings = np.strings
+    raw = np.array(token[present].to_numpy(dtype=object), dtype=_NP_STRING)
+    t = strings.replace(strings.replace(raw, " ", ""), "'", "")
+    first_comma, last_comma = strings.find(t, ","), strings.rfind(t, ",")
+    first_dot, last_dot = strings.find(t, "."), strings.rfind(t, ".")
+    length = strings.str_len(t)
+    grouped = length != strings.str_len(raw)
     one_comma = (last_comma >= 0) & (first_comma == last_comma)
     thousands = (
         comma_thousands[present]
@@ -330,19 +331,18 @@ def _to_float(token: pd.Series, comma_thousands: np.ndarray) -> np.ndarray:
     )
     comma_decimal = one_comma & (last_comma > last_dot) & ~thousands
     dot_decimal = (last_dot >= 0) & (first_dot == last_dot) & (last_dot > last_comma)
-    canonical = t.copy()
-    if comma_decimal.any():
-        canonical[comma_decimal] = (
-            t[comma_decimal].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    no_comma = strings.replace(t, ",", "")
+    canonical = np.where(
+        comma_decimal,
+        strings.replace(strings.replace(t, ".", ""), ",", "."),
+        np.where(dot_decimal, no_comma, strings.replace(no_comma, ".", "")),
+    )
+    try:
+        out[present] = canonical.astype(float)
+    except ValueError:  # pragma: no cover - tokens are validated by _NUM
+        out[present] = pd.to_numeric(pd.Series(canonical.astype(object)), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
         )
-    rest = ~comma_decimal
-    if rest.any():
-        kept = t[rest].str.replace(",", "", regex=False)
-        drop_dots = ~dot_decimal[rest]
-        if drop_dots.any():
-            kept[drop_dots] = kept[drop_dots].str.replace(".", "", regex=False)
-        canonical[rest] = kept
-    out[present] = pd.to_numeric(canonical, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return out
 
 
