@@ -27,16 +27,16 @@ report: $(VENV)/.installed ## build the report from the demo survey into reports
 	$(BIN)/atmp-report build --out $(OUT)
 
 test: $(VENV)/.installed-dev ## lint and run the whole test suite
-	$(BIN)/ruff check atmp_analysis tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev ## ruff lint and format check
-	$(BIN)/ruff check atmp_analysis tests benchmarks
-	$(BIN)/ruff format --check atmp_analysis tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(VENV)/.installed-dev ## format the code with ruff
-	$(BIN)/ruff format atmp_analysis tests benchmarks
-	$(BIN)/ruff check --fix atmp_analysis tests benchmarks
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 demo: $(VENV)/.installed ## regenerate the synthetic demo exports in data/raw/demo/
 	$(BIN)/atmp-report demo --out data/raw/demo

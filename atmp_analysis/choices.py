@@ -32,6 +32,10 @@ def normalise_label(text: pd.Series) -> pd.Series:
     return s.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
+def _spaces(label: str) -> str:
+    return re.sub(r"\s+", " ", label.translate(_QUOTES)).strip()
+
+
 def _norm(label: str) -> str:
     return re.sub(r"\s+", " ", label.translate(_QUOTES).casefold()).strip()
 
@@ -101,26 +105,27 @@ def mask_from_joined(values: pd.Series, field: Field, sep: str) -> tuple[pd.Seri
     mask : pandas.Series
         ``Int64`` bit mask, missing when nothing is ticked.
     leftover : pandas.Series
-        The text that matched no label (``sep``-joined), missing where everything matched.
+        The text that matched no label (``sep``-joined, as typed), missing where everything
+        matched.
     """
     sep_pattern = rf"\s*{re.escape(sep)}\s*"
-    folded = normalise_label(values).fillna("")
-    wrapped = sep + folded.str.replace(sep_pattern, sep, regex=True).str.strip(sep) + sep
+    text = values.astype("string").str.translate(_QUOTES).str.replace(r"\s+", " ", regex=True)
+    text = text.str.strip().fillna("")
+    remaining = sep + text.str.replace(sep_pattern, sep, regex=True).str.strip(sep) + sep
     mask = np.zeros(len(values), dtype=np.int64)
-    remaining = wrapped
-    labels = sorted(field.choices.items(), key=lambda item: -len(item[1]))
-    for code, label in labels:
-        token = sep + re.sub(sep_pattern, sep, _norm(label)) + sep
-        hit = remaining.str.contains(token, regex=False)
+    edge = re.escape(sep)
+    tokens = [
+        (code, re.sub(sep_pattern, sep, _spaces(label)))
+        for code, label in sorted(field.choices.items(), key=lambda item: -len(item[1]))
+    ]
+    tokens += [(code, str(code)) for code in field.choices]  # codes typed instead of labels
+    for code, token in tokens:
+        # lookarounds do not consume the separators, so repeated labels ("A;A;") all match
+        pattern = f"(?<={edge}){re.escape(token)}(?={edge})"
+        hit = remaining.str.contains(pattern, case=False, regex=True)
         mask |= hit.to_numpy(dtype=bool).astype(np.int64) << code
-        remaining = remaining.str.replace(token, sep, regex=False)
-    # codes typed instead of labels ("1;5") are accepted too
-    for code in field.choices:
-        token = f"{sep}{code}{sep}"
-        hit = remaining.str.contains(token, regex=False)
-        mask |= hit.to_numpy(dtype=bool).astype(np.int64) << code
-        remaining = remaining.str.replace(token, sep, regex=False)
-    leftover = remaining.str.strip(sep).str.strip()
+        remaining = remaining.str.replace(pattern, "", case=False, regex=True)
+    leftover = remaining.str.replace(f"(?:{edge})+", sep, regex=True).str.strip(sep).str.strip()
     leftover = leftover.mask(leftover == "")
     result = pd.Series(mask, index=values.index, dtype="Int64").mask(mask == 0)
     return result, leftover

@@ -109,22 +109,24 @@ def decode_answers(
                 other_code = _other_code(field)
                 other_text = _other_field(field, instrument)
                 has_left = leftover.notna()
-                if other_code is not None and other_text is not None:
+                if other_code is not None:
                     bits = mask.fillna(0).to_numpy(dtype=np.int64)
                     bits |= has_left.to_numpy(dtype=np.int64) << other_code
                     mask = pd.Series(bits, index=raw.index, dtype="Int64").mask(bits == 0)
-                    columns.setdefault(
-                        other_text, pd.Series(pd.NA, index=raw.index, dtype="string")
-                    )
+                    where = f" ({other_text})" if other_text else ""
                     problems += _cell_problems(
                         raw,
                         has_left,
                         field.name,
                         leftover,
-                        f"not a choice of this question; read as 'Other' ({other_text})",
+                        f"not a choice of this question; read as 'Other'{where}",
                         "warning",
                     )
-                    columns[f"_{other_text}_from_multiselect"] = leftover
+                    if other_text:
+                        columns.setdefault(
+                            other_text, pd.Series(pd.NA, index=raw.index, dtype="string")
+                        )
+                        columns[f"_{other_text}_from_multiselect"] = leftover
                 else:
                     problems += _cell_problems(
                         raw,

@@ -132,6 +132,13 @@ class Instrument:
         section = ""
         for number, row in enumerate(rows, start=2):
             get = {key: (row.get(col) or "").strip() for key, col in DD_COLUMNS.items()}
+            if not get["name"]:  # blank rows, as spreadsheets leave at the end
+                if any(get.values()):
+                    raise SurveyError(
+                        f"{path}, row {number}: a field without a variable name "
+                        f"({DD_COLUMNS['name']!r} is empty)"
+                    )
+                continue
             section = get["section"] or section
             try:
                 choices = parse_choices(get["choices"]) if get["type"] in CHOICE_TYPES else {}
@@ -413,8 +420,9 @@ def _evaluate(node, data: pd.DataFrame) -> pd.Series:
     if value == "" and code is None:  # [x] = '' tests for a blank answer
         blank = left.isna()
         return blank if op == "=" else ~blank
-    result = ops[op](left, right)
-    return pd.Series(result, index=data.index).fillna(False).astype(bool)
+    result = pd.Series(ops[op](left, right), index=data.index)
+    # as in REDCap, a blank answer equals no value, so it differs from every value
+    return result.fillna(op in ("<>", "!=")).astype(bool)
 
 
 def evaluate_branching(expr: str, data: pd.DataFrame) -> pd.Series:
@@ -433,7 +441,13 @@ def describe_branching(expr: str, instrument: Instrument) -> str:
 
     def words(node) -> str:
         if node[0] in ("and", "or"):
-            return f"{words(node[1])} {node[0]} {words(node[2])}"
+            parts = [
+                f"({words(child)})"
+                if child[0] in ("and", "or") and child[0] != node[0]
+                else words(child)
+                for child in node[1:]
+            ]
+            return f" {node[0]} ".join(parts)
         _, (name, code), op, value = node
         f = instrument[name] if name in instrument else None
         question = f"`{name}`"

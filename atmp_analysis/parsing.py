@@ -5,16 +5,16 @@ staffing (FTE) and years as free text, e.g. ``"ca 1,5 MSEK/år"``, ``"3-4"``,
 ``"HT 2026"``, ``"om 3-4 år"`` or ``"vet ej"``. The functions in this module
 turn such columns into nullable numeric columns:
 
-=====================  ===========  ==========================================
-function               dtype        meaning
-=====================  ===========  ==========================================
-:func:`parse_number`   ``Float64``  a plain number (or midpoint of a range)
-:func:`parse_ksek`     ``Float64``  an amount of money in kSEK
-:func:`parse_fte`      ``Float64``  full-time equivalents
-:func:`parse_year`     ``Int64``    a calendar year, absolute or relative
-:func:`is_missing_token` ``bool``   blank, NA or a "no answer" token
-:func:`unparsed`       ``bool``     an answer was given but did not parse
-=====================  ===========  ==========================================
+========================  ===========  ==========================================
+function                  dtype        meaning
+========================  ===========  ==========================================
+:func:`parse_number`      ``Float64``  a plain number (or midpoint of a range)
+:func:`parse_ksek`        ``Float64``  an amount of money in kSEK
+:func:`parse_fte`         ``Float64``  full-time equivalents
+:func:`parse_year`        ``Int64``    a calendar year, absolute or relative
+:func:`is_missing_token`  ``bool``     blank, NA or a "no answer" token
+:func:`unparsed`          ``bool``     an answer was given but did not parse
+========================  ===========  ==========================================
 
 Design
 ------
@@ -32,14 +32,18 @@ Design
   rather than being guessed at.
 * **Lenient grammar for years.** :func:`parse_year` takes a 4-digit year in
   1990–2100 anywhere in the answer, as the survey question asks for a year.
-* Text is normalised before matching: Unicode case folding, all whitespace
-  (including non-breaking and narrow no-break spaces) folded to one space,
-  Unicode dashes (en dash, em dash, minus sign, ...) to ``-``, typographic
-  apostrophes to ``'``, and abbreviation dots (``"ca."``, ``"tkr."``)
-  dropped.
+* Text is normalised before matching: Unicode case folding, trimming, all
+  whitespace (including non-breaking and narrow no-break spaces) folded to
+  one space, Unicode dashes (en dash, em dash, minus sign, ...) to ``-`` and
+  typographic apostrophes to ``'``. Abbreviation dots (``"ca."``, ``"tkr."``,
+  ``"milj. kr"``) are allowed by the grammars.
+* Regular expressions run on Python-storage strings (``re`` semantics
+  whether or not pyarrow is installed); number tokens are converted with
+  numpy ``np.strings`` ufuncs.
 * Input may be of object, ``str``/``string`` or numeric dtype, e.g. an xlsx
   reader handing over ``2027`` as an int or ``2.5`` as a float; values are
-  converted to text first, so ``2.5`` and ``"2.5"`` parse alike.
+  converted with ``astype("string")`` first, so ``2.5`` and ``"2.5"`` parse
+  alike (a float year ``2027.0`` is read as 2027).
 * Vocabularies live in ``atmp_analysis/data/vocab/`` (``missing_tokens.csv``,
   ``money_units.csv``) and are read once per process.
 """
@@ -72,7 +76,7 @@ __all__ = [
 _STRING = pd.StringDtype("python")
 _NP_STRING = np.dtypes.StringDType()
 
-_YEAR_MIN = 1990
+#: Years are accepted in 1990–2100 (``_Y4`` below spells the same range).
 _YEAR_MAX = 2100
 #: Largest accepted relative offset, in years ("om 3 år"): larger is NA.
 _MAX_RELATIVE_YEARS = 100
@@ -99,24 +103,20 @@ def _as_string(text: pd.Series) -> pd.Series:
 
 
 def _normalise(s: pd.Series) -> pd.Series:
-    """Lower-case and fold whitespace, dashes and apostrophes (no NA expected).
+    """Case-fold and fold whitespace, dashes and apostrophes (no NA expected).
 
-    Lower-casing and trimming run as numpy ``np.strings`` ufuncs; only the
-    answers that need it (non-ASCII characters, tabs or line breaks, repeated
-    spaces) go through the slower character translation and whitespace
-    folding.
+    Only the answers that need it (non-ASCII characters, tabs or line breaks,
+    repeated spaces) go through the slower character translation and
+    whitespace folding.
     """
-    strings = np.strings
-    arr = strings.lower(np.array(s.to_numpy(dtype=object), dtype=_NP_STRING))
+    s = s.str.casefold()
     odd = ~s.str.isascii().to_numpy(dtype=bool)
-    for sequence in ("  ", "\t", "\n", "\r"):
-        odd |= strings.find(arr, sequence) >= 0
+    odd |= s.str.contains(r"\s\s|[^\S ]", regex=True).to_numpy(dtype=bool)
     if odd.any():
-        fixed = pd.Series(arr[odd].astype(object), dtype=_STRING)
-        fixed = fixed.str.translate(_TRANSLATE).str.replace(r"\s+", " ", regex=True)
-        arr[odd] = np.array(fixed.to_numpy(dtype=object), dtype=_NP_STRING)
-    arr = strings.strip(arr, " ")
-    return pd.Series(arr.astype(object), index=s.index, dtype=_STRING)
+        fixed = s[odd].str.translate(_TRANSLATE).str.replace(r"\s+", " ", regex=True)
+        s = s.copy()
+        s[odd] = fixed
+    return s.str.strip()
 
 
 def _factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -590,7 +590,7 @@ _YEAR_RELATIVE = re.compile(
     r"|(?P<next>next year|the next year|the following year|following year|"
     r"nästa år|nästa året|kommande år|året som kommer)"
     r"|(?P<this>this year|the current year|current year|i år|detta år|"
-    r"innevarande år|under året|i år redan)"
+    r"innevarande år|under året)"
     rf"){_END}$"
 )
 

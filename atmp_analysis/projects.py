@@ -66,6 +66,9 @@ def name_parts(names: pd.Series) -> pd.DataFrame:
     s = s.str.replace(_words("name_titles.csv"), " ", regex=True)
     s = s.str.replace(r"[^a-z0-9\s-]", " ", regex=True).str.replace(r"\s+", " ", regex=True)
     s = s.str.strip()
+    # citation style, surname first: "Berg A" -> "a berg"
+    cited = s.str.extract(r"^([a-z0-9-]{2,})\s([a-z])$")
+    s = s.where(cited[0].isna(), cited[1] + " " + cited[0])
     surname = s.str.extract(r"([a-z0-9-]+)$")[0]
     initial = s.str.extract(r"^([a-z0-9])[a-z0-9-]*\s")[0]
     return pd.DataFrame(
@@ -202,7 +205,11 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
     pairs = by_acronym.merge(by_acronym, on=["wave", "acronym"], suffixes=("_l", "_r"))
     pairs = pairs[pairs["node_l"] < pairs["node_r"]]
     if len(pairs):
+        # a response without a lead joins an acronym's project only when no two leads claim it
+        leads = by_acronym.groupby(["wave", "acronym"])["surname"].nunique().rename("leads")
+        claimed = pairs.join(leads, on=["wave", "acronym"])["leads"].to_numpy() <= 1
         missing = (pairs["surname_l"].isna() | pairs["surname_r"].isna()).to_numpy(dtype=bool)
+        missing = missing & claimed
         initials_ok = (
             (
                 pairs["initial_l"].isna()
@@ -257,9 +264,11 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     eligible = is_project | (out["status"] == "no ATMP project").to_numpy(dtype=bool)
     stamp = out["submitted"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     order = np.lexsort((out["source_row"].to_numpy(), stamp))
+    order = order[eligible[order]]  # only projects and "No" answers can be duplicates
     dup_key = pd.DataFrame({"w": out["wave"], "who": who, "g": group})
     later = dup_key.iloc[order[::-1]].duplicated(keep="first")
-    is_dup = later.reindex(out.index).to_numpy(dtype=bool) & eligible & who.notna().to_numpy()
+    is_dup = later.reindex(out.index, fill_value=False).to_numpy(dtype=bool)
+    is_dup = is_dup & who.notna().to_numpy()
     out.loc[is_dup, "status"] = "duplicate submission"
     group[is_dup] = -1
     # the project id, from the preferred spelling of lead and acronym in each group

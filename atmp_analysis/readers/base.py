@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,18 +93,28 @@ def sniff(path: Path) -> Sniffed:
     first_line = text.splitlines()[0] if text.strip() else ""
     if not first_line.strip():
         raise SurveyError(f"{path}: the file is empty")
-    delimiter = max([",", ";", "\t"], key=first_line.count)
+    delimiter = _delimiter(text)
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     return Sniffed(path, "csv", [h.strip() for h in header], delimiter, encoding)
 
 
-def _sniff_xlsx(path: Path) -> Sniffed:
-    import openpyxl
+def _delimiter(text: str) -> str:
+    """Pick ``,``, ``;`` or tab: the one that splits the first records into equally many
+    fields (quotes respected), and into the most; commas inside question texts of a
+    ``;``-delimited export do not fool it."""
 
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise SurveyError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    def score(delimiter: str) -> tuple[bool, int]:
+        records = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 6))
+        if len(records) == 6:  # the last one may be cut at the end of what was read
+            records = records[:-1]
+        widths = [len(r) for r in records if any(cell.strip() for cell in r)]
+        return (len(widths) > 1 and len(set(widths)) == 1 and widths[0] > 1, widths[0])
+
+    return max([",", ";", "\t"], key=score)
+
+
+def _sniff_xlsx(path: Path) -> Sniffed:
+    workbook = _open_workbook(path)
     try:
         best: tuple[int, str, list[str]] | None = None
         for sheet in workbook.worksheets:
@@ -117,6 +128,28 @@ def _sniff_xlsx(path: Path) -> Sniffed:
     if best is None or best[0] == 0:
         raise SurveyError(f"{path}: the workbook has no header row")
     return Sniffed(path, "xlsx", _trim(best[2]), sheet=best[1])
+
+
+def _open_workbook(path: Path):
+    """Open a workbook read-only, whatever its file name (the format is in the content)."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        # a file object, not the name: openpyxl refuses names without an Excel suffix
+        return openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+    except (
+        zipfile.BadZipFile,
+        InvalidFileException,
+        KeyError,
+        OSError,
+        ValueError,
+        TypeError,
+    ) as exc:
+        raise SurveyError(
+            f"{path}: not a readable .xlsx workbook (a zip file without a worksheet, or a "
+            f"damaged file: {type(exc).__name__})"
+        ) from None
 
 
 def _trim(header: list[str]) -> list[str]:
@@ -175,9 +208,7 @@ def _check_duplicate_headers(sniffed: Sniffed, columns: list[str]) -> None:
 
 
 def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
-    import openpyxl
-
-    workbook = openpyxl.load_workbook(sniffed.path, read_only=True, data_only=True)
+    workbook = _open_workbook(sniffed.path)
     try:
         sheet = workbook[sniffed.sheet]
         rows = sheet.iter_rows(values_only=True)

@@ -1,0 +1,554 @@
+"""Tests of atmp_analysis.projects: name keys, project matching, ids, merging."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from atmp_analysis.projects import (
+    acronym_key,
+    assign_projects,
+    match_projects,
+    merge_projects,
+    name_parts,
+)
+
+RESPONDENT_ID = r"^R[0-9a-f]{12}$"
+PROJECT_ID = r"^P[0-9a-f]{12}$"
+LEAD = 1  # resp_role code of the principal investigator
+
+
+def _at(day: int, hour: int = 12) -> pd.Timestamp:
+    return pd.Timestamp(2023, 3, day, hour)
+
+
+# -- name_parts ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Anna Berg",
+        "A. Berg",
+        "Berg, Anna",
+        "Dr. Anna Berg",
+        "anna berg",
+        "Prof. Dr. Anna Berg",
+        "  ANNA   BERG ",
+        "Docent Anna Berg",
+        "Anna Berg, PhD",
+    ],
+)
+def test_name_parts_spellings_give_one_surname_and_initial(name):
+    parts = name_parts(pd.Series([name], dtype="string"))
+    assert parts.loc[0, "surname"] == "berg"
+    assert parts.loc[0, "initial"] == "a"
+
+
+def test_name_parts_folds_diacritics():
+    parts = name_parts(pd.Series(["Åsa Öberg", "Asa Oberg"], dtype="string"))
+    assert parts["surname"].tolist() == ["oberg", "oberg"]
+    assert parts["initial"].tolist() == ["a", "a"]
+
+
+def test_name_parts_surname_alone_has_no_initial():
+    parts = name_parts(pd.Series(["Berg"], dtype="string"))
+    assert parts.loc[0, "surname"] == "berg"
+    assert pd.isna(parts.loc[0, "initial"])
+
+
+def test_name_parts_missing_and_blank_stay_missing_and_keep_index():
+    names = pd.Series([None, "   ", "Anna Berg"], index=[7, 3, 5], dtype="string")
+    parts = name_parts(names)
+    assert parts.index.tolist() == [7, 3, 5]
+    assert parts["surname"].isna().tolist() == [True, True, False]
+    assert parts["full"].isna().tolist() == [True, True, False]
+
+
+# -- acronym_key -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("acronym", "expected"),
+    [
+        ("STEM-PD", "stempd"),
+        ("StemPD", "stempd"),
+        ("Stem PD project", "stempd"),
+        ("The STEM-PD study", "stempd"),
+        ("NEURO-1", "neuro1"),
+        ("NEURO 2", "neuro2"),
+        ("ÖGON-CELL", "ogoncell"),
+    ],
+)
+def test_acronym_key(acronym, expected):
+    assert acronym_key(pd.Series([acronym], dtype="string")).tolist() == [expected]
+
+
+@pytest.mark.parametrize("acronym", [None, "", " - ", "project"])
+def test_acronym_key_without_letters_is_missing(acronym):
+    assert acronym_key(pd.Series([acronym], dtype="string")).isna().all()
+
+
+# -- match_projects --------------------------------------------------------------------------
+def _groups(make_responses, rows) -> list[int]:
+    return match_projects(make_responses(rows)).tolist()
+
+
+def test_match_variant_spellings_of_one_project_merge(make_responses):
+    rows = [
+        {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"proj_acronym": "StemPD", "proj_lead": "A. Berg"},
+        {"proj_acronym": "Stem PD project", "proj_lead": "Berg, Anna"},
+        {"proj_acronym": "stem-pd", "proj_lead": "Dr. Anna Berg"},
+    ]
+    assert len(set(_groups(make_responses, rows))) == 1
+
+
+def test_match_same_lead_two_projects_stay_apart(make_responses):
+    rows = [
+        {
+            "proj_acronym": "STEM-PD",
+            "proj_lead": "Anna Berg",
+            "proj_title": "Dopaminergic neurons from stem cells for Parkinson's disease",
+        },
+        {
+            "proj_acronym": "CARDIOPATCH",
+            "proj_lead": "Anna Berg",
+            "proj_title": "Engineered heart muscle patches after infarction",
+        },
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first != second
+
+
+def test_match_acronyms_differing_in_a_number_stay_apart(make_responses):
+    title = "Gene therapy for a neurodegenerative disease"
+    rows = [
+        {"proj_acronym": "NEURO-1", "proj_lead": "Anna Berg", "proj_title": title},
+        {"proj_acronym": "NEURO-2", "proj_lead": "Anna Berg", "proj_title": title},
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("lead_a", "lead_b"),
+    [("Anna Berg", "Anna Bergh"), ("Lars Petersson", "L. Peterson"), ("Åsa Öberg", "Asa Oberg")],
+)
+def test_match_misspelt_lead_with_same_acronym_merges(make_responses, lead_a, lead_b):
+    rows = [
+        {"proj_acronym": "CART-ALL", "proj_lead": lead_a},
+        {"proj_acronym": "CARTALL", "proj_lead": lead_b},
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("lead_a", "lead_b"),
+    [
+        ("Anna Berg", "Karl Lindqvist"),
+        ("Anna Berg", "Karin Berg"),  # same surname, another person
+    ],
+)
+def test_match_same_acronym_different_leads_stay_apart(make_responses, lead_a, lead_b):
+    rows = [
+        {"proj_acronym": "STEM-PD", "proj_lead": lead_a},
+        {"proj_acronym": "STEM-PD", "proj_lead": lead_b},
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first != second
+
+
+def test_match_alike_titles_merge_different_acronyms_of_one_lead(make_responses):
+    rows = [
+        {
+            "proj_acronym": "SPD",
+            "proj_lead": "Anna Berg",
+            "proj_title": "Dopaminergic neurons from stem cells for Parkinson disease",
+        },
+        {
+            "proj_acronym": "DOPA-CELL",
+            "proj_lead": "A. Berg",
+            "proj_title": "Dopaminergic neurons from stem cells for Parkinson's disease",
+        },
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first == second
+
+
+def test_match_a_response_without_lead_joins_by_acronym(make_responses):
+    rows = [
+        {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"proj_acronym": "STEM-PD", "proj_lead": None},
+    ]
+    first, second = _groups(make_responses, rows)
+    assert first == second
+
+
+def test_match_never_merges_across_waves(make_responses):
+    rows = [
+        {"wave": 2023, "proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"wave": 2024, "proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"wave": 2024, "proj_acronym": "StemPD", "proj_lead": "A. Berg"},
+    ]
+    g2023, g2024, g2024b = _groups(make_responses, rows)
+    assert g2023 != g2024
+    assert g2024 == g2024b
+
+
+def test_match_leadless_response_does_not_bridge_two_leads(make_responses):
+    rows = [
+        {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"proj_acronym": "STEM-PD", "proj_lead": None},
+        {"proj_acronym": "STEM-PD", "proj_lead": "Karl Lindqvist"},
+    ]
+    berg, _, lindqvist = _groups(make_responses, rows)
+    assert berg != lindqvist
+
+
+def test_match_returns_groups_aligned_with_the_index(make_responses):
+    responses = make_responses(
+        [
+            {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+            {"proj_acronym": "CARDIOPATCH", "proj_lead": "Karl Lindqvist"},
+            {"proj_acronym": "StemPD", "proj_lead": "A. Berg"},
+        ]
+    )
+    responses.index = [30, 10, 20]
+    group = match_projects(responses)
+    assert group.index.tolist() == [30, 10, 20]
+    assert group[30] == group[20] != group[10]
+
+
+# -- assign_projects -------------------------------------------------------------------------
+def _mixed_rows() -> list[dict]:
+    return [
+        {
+            "proj_acronym": "STEM-PD",
+            "proj_lead": "Anna Berg",
+            "resp_role": LEAD,
+            "resp_name": "Anna Berg",
+            "resp_email": "anna.berg@uni.example",
+        },
+        {"proj_acronym": "StemPD", "proj_lead": "A. Berg", "resp_email": "karl@uni.example"},
+        {"proj_acronym": "CART-ALL", "proj_lead": "Lars Petersson", "resp_email": "li@uni.example"},
+        {"atmp_project": 0, "resp_email": "nils@uni.example"},
+        {"status": "test response", "proj_acronym": "TEST", "resp_email": "test@test.example"},
+        {"status": "incomplete", "atmp_project": None, "resp_email": "eva@uni.example"},
+    ]
+
+
+def test_assign_id_formats(make_responses, key):
+    out = assign_projects(make_responses(_mixed_rows()), key)
+    assert out["respondent_id"].str.fullmatch(RESPONDENT_ID).all()
+    projects = out[out["status"] == "project"]
+    assert len(projects) == 3
+    assert projects["project_id"].str.fullmatch(PROJECT_ID).all()
+    assert out["project_id"].nunique() == 2  # STEM-PD (two spellings) and CART-ALL
+
+
+def test_assign_project_id_empty_for_other_statuses(make_responses, key):
+    out = assign_projects(make_responses(_mixed_rows()), key)
+    others = out[out["status"] != "project"]
+    assert others["status"].tolist() == ["no ATMP project", "test response", "incomplete"]
+    assert others["project_id"].isna().all()
+    assert others["respondent_id"].notna().all()
+
+
+def test_assign_does_not_change_its_input(make_responses, key):
+    responses = make_responses(_mixed_rows())
+    before = responses.copy()
+    assign_projects(responses, key)
+    pd.testing.assert_frame_equal(responses, before)
+
+
+def test_assign_earlier_submission_of_same_project_is_a_duplicate(make_responses, key):
+    rows = [
+        # the later submission comes first in the file
+        {
+            "proj_acronym": "StemPD",
+            "proj_lead": "A. Berg",
+            "resp_email": "Karl@Uni.example",
+            "submitted": _at(20),
+        },
+        {
+            "proj_acronym": "STEM-PD",
+            "proj_lead": "Anna Berg",
+            "resp_email": "karl@uni.example",
+            "submitted": _at(5),
+        },
+        {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg", "resp_email": "lisa@uni.example"},
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out["status"].tolist() == ["project", "duplicate submission", "project"]
+    assert pd.isna(out.loc[1, "project_id"])
+    assert out.loc[0, "project_id"] == out.loc[2, "project_id"]
+    assert out.loc[0, "respondent_id"] == out.loc[1, "respondent_id"]
+
+
+def test_assign_same_respondent_two_projects_are_not_duplicates(make_responses, key):
+    rows = [
+        {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg", "resp_email": "k@uni.example"},
+        {"proj_acronym": "CART-ALL", "proj_lead": "L. Petersson", "resp_email": "k@uni.example"},
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out["status"].tolist() == ["project", "project"]
+    assert out["project_id"].nunique() == 2
+
+
+def test_assign_screening_no_twice_keeps_the_latest(make_responses, key):
+    rows = [
+        {"atmp_project": 0, "resp_email": "k@uni.example", "submitted": _at(9)},
+        {"atmp_project": 0, "resp_email": "k@uni.example", "submitted": _at(2)},
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out["status"].tolist() == ["no ATMP project", "duplicate submission"]
+
+
+def test_assign_later_incomplete_response_does_not_make_no_a_duplicate(make_responses, key):
+    rows = [
+        {"atmp_project": 0, "resp_email": "k@uni.example", "submitted": _at(2)},
+        {
+            "atmp_project": None,
+            "status": "incomplete",
+            "resp_email": "k@uni.example",
+            "submitted": _at(9),
+        },
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out["status"].tolist() == ["no ATMP project", "incomplete"]
+
+
+def test_assign_ids_stable_when_rows_are_shuffled(make_responses, key):
+    responses = make_responses(_mixed_rows())
+    plain = assign_projects(responses, key).set_index("source_row")
+    shuffled = responses.sample(frac=1, random_state=7).reset_index(drop=True)
+    again = assign_projects(shuffled, key).set_index("source_row").loc[plain.index]
+    columns = ["respondent_id", "project_id", "status"]
+    pd.testing.assert_frame_equal(again[columns], plain[columns])
+
+
+@pytest.mark.parametrize("spelling", ["Stem-PD project", "STEMPD", "stem pd"])
+def test_assign_project_id_stable_when_a_non_lead_spells_the_acronym_otherwise(
+    make_responses, key, spelling
+):
+    rows = _mixed_rows()
+    before = assign_projects(make_responses(rows), key)
+    rows[1]["proj_acronym"] = spelling
+    after = assign_projects(make_responses(rows), key)
+    assert after["project_id"].tolist()[:3] == before["project_id"].tolist()[:3]
+
+
+def test_assign_project_id_same_across_waves_and_formats(make_responses, key):
+    rows = [
+        {
+            "wave": 2023,
+            "source_format": "redcap",
+            "proj_acronym": "STEM-PD",
+            "proj_lead": "A. Berg",
+        },
+        {
+            "wave": 2024,
+            "source_format": "msforms",
+            "proj_acronym": "StemPD",
+            "proj_lead": "Berg, A",
+        },
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out["status"].tolist() == ["project", "project"]
+    assert out.loc[0, "project_id"] == out.loc[1, "project_id"]
+
+
+def test_assign_ids_differ_under_another_key(make_responses, key, other_key):
+    responses = make_responses(_mixed_rows())
+    one = assign_projects(responses, key)
+    two = assign_projects(responses, other_key)
+    assert one["status"].tolist() == two["status"].tolist()
+    assert not (one["respondent_id"] == two["respondent_id"]).any()
+    both = one["project_id"].notna()
+    assert both.sum() == 3
+    assert not (one.loc[both, "project_id"] == two.loc[both, "project_id"]).any()
+
+
+# -- merge_projects --------------------------------------------------------------------------
+def _merge(make_responses, key, rows, **common) -> pd.DataFrame:
+    """Merge responses that all describe one project (unless a row says otherwise)."""
+    base = {"proj_acronym": "STEM-PD", "proj_lead": "Anna Berg", **common}
+    full = [{**base, "resp_email": f"person{i}@uni.example", **row} for i, row in enumerate(rows)]
+    return merge_projects(assign_projects(make_responses(full), key))
+
+
+def test_merge_lead_answer_wins_over_majority(make_responses, key):
+    rows = [{"stage": 4, "resp_role": LEAD, "submitted": _at(1)}, {"stage": 7}, {"stage": 7}]
+    merged = _merge(make_responses, key, rows)
+    assert len(merged) == 1
+    assert merged.loc[0, "stage"] == 4
+    assert bool(merged.loc[0, "lead_responded"])
+
+
+def test_merge_majority_when_the_lead_did_not_respond(make_responses, key):
+    rows = [
+        {"stage": 7, "submitted": _at(1)},
+        {"stage": 7, "submitted": _at(2)},
+        {"stage": 4, "submitted": _at(3)},  # the most recent, but alone
+    ]
+    merged = _merge(make_responses, key, rows)
+    assert merged.loc[0, "stage"] == 7
+    assert not bool(merged.loc[0, "lead_responded"])
+
+
+def test_merge_majority_when_the_lead_left_the_question_blank(make_responses, key):
+    rows = [
+        {"stage": None, "rare_disease": 1, "resp_role": LEAD},
+        {"stage": 7, "rare_disease": 0},
+        {"stage": 7, "rare_disease": 0},
+        {"stage": 4, "rare_disease": 0},
+    ]
+    merged = _merge(make_responses, key, rows)
+    assert merged.loc[0, "stage"] == 7
+    assert merged.loc[0, "rare_disease"] == 1
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ([(4, 10), (7, 20)], 7),
+        ([(7, 20), (4, 10)], 7),
+        ([(4, 20), (7, 10)], 4),
+    ],
+)
+def test_merge_tie_goes_to_the_most_recent(make_responses, key, answers, expected):
+    rows = [{"stage": stage, "submitted": _at(day)} for stage, day in answers]
+    assert _merge(make_responses, key, rows).loc[0, "stage"] == expected
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ([(99, None), (1, None)], 1),
+        ([(1, None), (99, None)], 1),
+        ([(99, LEAD), (0, None)], 0),  # even the lead's "Don't know" loses
+        ([(99, None), (99, None)], 99),
+        ([(None, None), (99, None)], 99),
+        ([(None, None), (None, None)], None),
+    ],
+)
+def test_merge_dont_know_loses_to_a_real_answer(make_responses, key, answers, expected):
+    rows = [
+        {"rare_disease": value, "resp_role": role, "submitted": _at(i + 1)}
+        for i, (value, role) in enumerate(answers)
+    ]
+    merged = _merge(make_responses, key, rows)
+    if expected is None:
+        assert pd.isna(merged.loc[0, "rare_disease"])
+    else:
+        assert merged.loc[0, "rare_disease"] == expected
+
+
+def test_merge_conflicts_name_exactly_the_disagreeing_fields(make_responses, key):
+    rows = [
+        {
+            "stage": 3,
+            "rare_disease": 1,
+            "fih_year": 2026,
+            "cell_type": [1],
+            "budget_ksek": 1500.0,
+            "gmp_status": 2,
+            "proj_title": "Stem cells for Parkinson's disease",
+            "bottleneck": "No clean room",
+        },
+        {
+            "stage": 4,  # disagrees
+            "rare_disease": 99,  # "Don't know" is no disagreement
+            "fih_year": None,  # missing is no disagreement
+            "cell_type": [1, 2],  # disagrees
+            "budget_ksek": 2000.0,  # disagrees
+            "gmp_status": 2,
+            "proj_title": "Dopaminergic cells for PD",  # narrative text is not a conflict
+            "bottleneck": "Money",
+        },
+    ]
+    merged = _merge(make_responses, key, rows)
+    assert set(merged.loc[0, "conflicts"].split(";")) == {"cell_type", "stage", "budget_ksek"}
+
+
+def test_merge_no_conflicts_when_the_responses_agree(make_responses, key):
+    rows = [{"stage": 3, "rare_disease": 99}, {"stage": 3, "rare_disease": 1}, {"stage": None}]
+    assert pd.isna(_merge(make_responses, key, rows).loc[0, "conflicts"])
+
+
+def test_merge_narrative_text_is_the_leads_else_the_most_recent(make_responses, key):
+    with_lead = [
+        {"proj_title": "Title by the lead", "resp_role": LEAD, "submitted": _at(1)},
+        {"proj_title": "Later title", "submitted": _at(9)},
+    ]
+    without_lead = [
+        {"proj_title": "Later title", "submitted": _at(9)},
+        {"proj_title": "Earlier title", "submitted": _at(1)},
+    ]
+    assert _merge(make_responses, key, with_lead).loc[0, "proj_title"] == "Title by the lead"
+    assert _merge(make_responses, key, without_lead).loc[0, "proj_title"] == "Later title"
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (
+            [
+                {"proj_acronym": "StemPD"},
+                {"proj_acronym": "STEM-PD", "resp_role": LEAD},
+                {"proj_acronym": "StemPD"},
+            ],
+            "STEM-PD",
+        ),
+        (
+            [
+                {"proj_acronym": "StemPD", "submitted": _at(1)},
+                {"proj_acronym": "STEM-PD", "submitted": _at(9)},
+                {"proj_acronym": "StemPD", "submitted": _at(2)},
+            ],
+            "StemPD",
+        ),
+    ],
+    ids=["lead", "most-common"],
+)
+def test_merge_acronym_is_the_leads_else_the_most_common(make_responses, key, rows, expected):
+    assert _merge(make_responses, key, rows).loc[0, "acronym"] == expected
+
+
+def test_merge_counts_responses_without_duplicates(make_responses, key):
+    rows = [
+        {"resp_email": "k@uni.example", "submitted": _at(1)},
+        {"resp_email": "k@uni.example", "submitted": _at(2)},
+        {"submitted": _at(3)},
+        {"submitted": _at(4)},
+    ]
+    merged = _merge(make_responses, key, rows)
+    assert merged["n_responses"].tolist() == [3]
+    assert merged["n_respondents"].tolist() == [3]
+
+
+def test_merge_one_row_per_project_and_wave(make_responses, key):
+    rows = [
+        {"wave": 2023},
+        {"wave": 2024},
+        {"wave": 2024},
+        {"wave": 2024, "proj_acronym": "CART-ALL", "proj_lead": "Lars Petersson"},
+        {"atmp_project": 0},
+    ]
+    merged = _merge(make_responses, key, rows)
+    assert len(merged) == 3
+    assert not merged.duplicated(["project_id", "wave"]).any()
+    stem = merged[merged["acronym"] == "STEM-PD"]
+    assert stem["wave"].tolist() == [2023, 2024]
+    assert stem["n_responses"].tolist() == [1, 2]
+    first, second = stem["project_id"].tolist()
+    assert first == second
+    assert merged["project_id"].str.fullmatch(PROJECT_ID).all()
+
+
+def test_merge_leaves_out_personal_fields(make_responses, key):
+    rows = [{"resp_name": "Ingrid Sjöholm", "resp_group": "Sjöholm lab", "resp_role": LEAD}]
+    merged = _merge(make_responses, key, rows)
+    personal = {"resp_name", "resp_email", "resp_group", "proj_lead", "tool_name", "tool_email"}
+    assert personal.isdisjoint(merged.columns)
+    text = merged.astype(str).to_csv(index=False).casefold()
+    assert "sjöholm" not in text
+    assert "berg" not in text
