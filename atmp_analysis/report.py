@@ -36,6 +36,10 @@ def _table(counts: pd.Series, caption: str, label: str) -> str:
     )
 
 
+def _cells(n: int) -> str:
+    return "1 cell was" if n == 1 else f"{n} cells were"
+
+
 def _explode(column: pd.Series) -> pd.Series:
     return column.dropna().str.split(";").explode().value_counts()
 
@@ -54,8 +58,9 @@ def render(
     p = projects[projects["wave"] == wave]
     r = responses[responses["wave"] == wave]
     statuses = r["status"].value_counts()
-    n_respondents = r["respondent_id"].nunique() + int(
-        (r["respondent_id"].isna() & (r["status"] == "no ATMP project")).sum()
+    real = r[r["status"] != "test response"]
+    n_respondents = real["respondent_id"].nunique() + int(
+        (real["respondent_id"].isna() & (real["status"] == "no ATMP project")).sum()
     )
     stage = p.groupby(["stage_code", "stage"]).size().reset_index(name="n")
     stage = pd.Series(stage["n"].to_numpy(), index=stage["stage"])
@@ -92,8 +97,8 @@ def render(
         _table(_explode(p["support_needs"]), f"Table 4. Support needs, {wave}", "Need"),
         "<h2>Data quality</h2>",
         f"<p>{conflicts} of {len(p)} projects had respondents who disagreed on at least one "
-        f"answer (the lead's answer, else the majority, was used). {len(quality)} cells were "
-        "flagged while reading the exports (see data_quality.csv).</p>",
+        f"answer (the lead's answer, else the majority, was used). "
+        f"{_cells(len(quality))} flagged while reading the exports (see data_quality.csv).</p>",
         f"<p class='note'>Survey waves in the data: {html.escape(waves)}. Generated "
         f"{generated:%Y-%m-%d %H:%M} UTC by atmp-analysis. Respondents and projects are "
         "pseudonymised; no names or e-mail addresses are shown.</p>",

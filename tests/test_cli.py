@@ -140,6 +140,8 @@ def test_build_writes_processed_tables_and_a_page(tmp_path, key_file):
     assert code == 0
     page = (tmp_path / "reports" / "atmp_pipeline_report.html").read_text(encoding="utf-8")
     assert "<strong>25 projects</strong>" in page  # the latest wave, 2024
+    assert "47 people answered 57 forms" in page  # the test submitter is not a person
+    assert "1 cell was flagged" in page
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
     for name in ("responses.csv", "projects.csv", "data_quality.csv"):
         assert (tmp_path / "processed" / name).is_file()
