@@ -60,10 +60,17 @@ def decode_single(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
     invalid : pandas.Series
         ``True`` where a non-blank answer is neither a code nor a label of ``field``.
     """
-    folded = normalise_label(values)
+    # work on the distinct answers only (a column holds a handful), then spread them back
+    positions, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    folded = normalise_label(pd.Series(uniques, dtype="string"))
     folded = folded.mask(folded == "")
-    codes = folded.map(label_lookup(field)).astype("Int64")
-    invalid = folded.notna() & codes.isna()
+    unique_codes = folded.map(label_lookup(field)).astype("Int64").to_numpy()
+    unique_invalid = (folded.notna() & pd.Series(unique_codes).isna()).to_numpy(dtype=bool)
+    known = positions >= 0
+    codes = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    codes[known] = unique_codes[positions[known]]
+    invalid = pd.Series(False, index=values.index)
+    invalid[known] = unique_invalid[positions[known]]
     return codes, invalid.astype(bool)
 
 
@@ -85,9 +92,16 @@ def mask_from_indicators(frame: pd.DataFrame, field: Field) -> tuple[pd.Series, 
         column = f"{field.name}___{code}"
         if column not in frame.columns:
             continue
-        folded = frame[column].astype("string").str.strip().str.casefold().fillna("")
-        ticked = folded.isin(CHECKED).to_numpy()
-        invalid[column] = ~(folded.isin(CHECKED) | folded.isin(UNCHECKED))
+        positions, uniques = pd.factorize(frame[column].astype("string"), use_na_sentinel=True)
+        folded = pd.Series(uniques, dtype="string").str.strip().str.casefold()
+        unique_ticked = folded.isin(CHECKED).to_numpy(dtype=bool)
+        unique_bad = ~(unique_ticked | folded.isin(UNCHECKED).to_numpy(dtype=bool))
+        known = positions >= 0
+        ticked = np.zeros(len(frame), dtype=bool)
+        ticked[known] = unique_ticked[positions[known]]
+        bad = np.zeros(len(frame), dtype=bool)
+        bad[known] = unique_bad[positions[known]]
+        invalid[column] = pd.Series(bad, index=frame.index)
         mask |= ticked.astype(np.int64) << code
     result = pd.Series(mask, index=frame.index, dtype="Int64").mask(mask == 0)
     return result, pd.DataFrame(invalid, index=frame.index)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from atmp_analysis.choices import decode_single, mask_from_indicators, mask_from_joined
 from atmp_analysis.config import VOCAB_DIR
-from atmp_analysis.errors import Problem, SurveyError
+from atmp_analysis.errors import Problem, ProblemList, SurveyError
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.parsing import parse_fte, parse_ksek, parse_year, unparsed
 from atmp_analysis.readers.base import META_COLUMNS
@@ -41,7 +41,7 @@ def problems_of(frame: pd.DataFrame) -> list[Problem]:
 
 
 def _with_problems(frame: pd.DataFrame, new: list[Problem]) -> pd.DataFrame:
-    frame.attrs = {**frame.attrs, "problems": problems_of(frame) + new}
+    frame.attrs = {**frame.attrs, "problems": ProblemList(problems_of(frame) + new)}
     return frame
 
 

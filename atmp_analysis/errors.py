@@ -61,6 +61,27 @@ class SurveyError(Exception):
         return "\n".join(lines)
 
 
+class ProblemList(tuple):
+    """An immutable list of problems, kept in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` into nearly every frame an operation makes; an immutable
+    value can be shared instead of copied, which keeps a long list from slowing every step.
+    """
+
+    def __deepcopy__(self, memo: dict) -> ProblemList:
+        return self
+
+
+class FrozenDict(dict):
+    """A mapping kept in ``DataFrame.attrs`` and shared, not copied (see :class:`ProblemList`).
+
+    Treat it as read-only.
+    """
+
+    def __deepcopy__(self, memo: dict) -> FrozenDict:
+        return self
+
+
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     """Return problems as a table: ``file, row, column, value, problem, severity``."""
     if not problems:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from atmp_analysis.cleaning import clean, problems_of
 from atmp_analysis.derive import derive_columns
-from atmp_analysis.errors import Problem, SurveyError, problems_frame
+from atmp_analysis.errors import Problem, ProblemList, SurveyError, problems_frame
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.readers import read_export
@@ -102,9 +102,9 @@ def read_surveys(
     if not frames:
         raise SurveyError("no survey files given")
     responses = pd.concat(frames, ignore_index=True)
-    responses.attrs = {"problems": problems}
+    responses.attrs = {"problems": ProblemList(problems)}
     identified = identify(responses, key)
-    identified.attrs = {"problems": problems}
+    identified.attrs = {"problems": ProblemList(problems)}
     return identified
 
 

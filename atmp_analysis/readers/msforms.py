@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from atmp_analysis.choices import normalise_label
+from atmp_analysis.errors import FrozenDict
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import Sniffed, parse_timestamp, read_table
 
@@ -55,9 +56,11 @@ class MsFormsReader:
         raw = pd.concat([raw, answers], axis=1)
         raw.attrs.update(
             path=str(sniffed.path),
-            headers={v: k for k, v in rename.items()}
-            | {"record_id": "ID", "submitted": "Completion time"},
+            headers=FrozenDict(
+                {v: k for k, v in rename.items()}
+                | {"record_id": "ID", "submitted": "Completion time"}
+            ),
             multiselect_sep=";",
-            unknown_columns=unknown,
+            unknown_columns=tuple(unknown),
         )
         return raw

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from atmp_analysis.choices import normalise_label
-from atmp_analysis.errors import SurveyError
+from atmp_analysis.errors import FrozenDict, SurveyError
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import Sniffed, parse_timestamp, read_table
 
@@ -106,9 +106,9 @@ class RedcapReader:
         raw = pd.concat([raw, frame[answer_columns].astype("string")], axis=1)
         raw.attrs.update(
             path=str(sniffed.path),
-            headers={new: old for old, new in rename.items()},
+            headers=FrozenDict({new: old for old, new in rename.items()}),
             multiselect_sep=None,
-            unknown_columns=unknown,
+            unknown_columns=tuple(unknown),
         )
         return raw
 
