@@ -150,6 +150,12 @@ def _title_similar(a: pd.Series, b: pd.Series) -> np.ndarray:
     return out
 
 
+def _initials_compatible(pairs: pd.DataFrame) -> np.ndarray:
+    """Whether the leads' first initials of candidate pairs agree (a missing one agrees)."""
+    left, right = pairs["initial_l"], pairs["initial_r"]
+    return (left.isna() | right.isna() | (left == right)).fillna(False).to_numpy(dtype=bool)
+
+
 def match_projects(responses: pd.DataFrame) -> pd.Series:
     """Group responses that describe the same project; returns a group number per row.
 
@@ -184,15 +190,7 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
     pairs = by_lead.merge(by_lead, on=["wave", "surname"], suffixes=("_l", "_r"))
     pairs = pairs[pairs["node_l"] < pairs["node_r"]]
     if len(pairs):
-        initials_ok = (
-            (
-                pairs["initial_l"].isna()
-                | pairs["initial_r"].isna()
-                | (pairs["initial_l"] == pairs["initial_r"])
-            )
-            .fillna(False)
-            .to_numpy(dtype=bool)
-        )
+        initials_ok = _initials_compatible(pairs)
         digits_ok = (pairs["digits_l"] == pairs["digits_r"]).to_numpy(dtype=bool)
         same = (pairs["acronym_l"] == pairs["acronym_r"]).fillna(False).to_numpy(dtype=bool)
         alike = _similar(pairs["acronym_l"], pairs["acronym_r"]) >= ACRONYM_SIMILARITY
@@ -210,15 +208,7 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
         claimed = pairs.join(leads, on=["wave", "acronym"])["leads"].to_numpy() <= 1
         missing = (pairs["surname_l"].isna() | pairs["surname_r"].isna()).to_numpy(dtype=bool)
         missing = missing & claimed
-        initials_ok = (
-            (
-                pairs["initial_l"].isna()
-                | pairs["initial_r"].isna()
-                | (pairs["initial_l"] == pairs["initial_r"])
-            )
-            .fillna(False)
-            .to_numpy(dtype=bool)
-        )
+        initials_ok = _initials_compatible(pairs)
         alike = _similar(pairs["surname_l"], pairs["surname_r"]) >= SURNAME_SIMILARITY
         keep = missing | (initials_ok & alike)
         edges.append(pairs.loc[keep, ["node_l", "node_r"]].to_numpy())
