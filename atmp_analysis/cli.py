@@ -24,7 +24,7 @@ from atmp_analysis.config import (
     default_key_path,
     demo_exports,
 )
-from atmp_analysis.errors import SurveyError, problems_frame
+from atmp_analysis.errors import SurveyError
 
 log = logging.getLogger("atmp_analysis")
 
@@ -236,9 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SurveyError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.problems and getattr(args, "out", None):
-            log.debug("%s", problems_frame(exc.problems).to_string())
+        # every bad cell, not a sample: the user fixes the export from this list
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
         return EXIT_INVALID if exc.problems else EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

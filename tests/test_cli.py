@@ -181,6 +181,18 @@ def test_invalid_answers_are_listed_by_row_and_column(tmp_path, key_file, capsys
     assert set(quality.loc[quality["severity"] == "warning", "row"]) >= {5, 9}
 
 
+def test_every_invalid_cell_is_listed_not_a_sample(tmp_path, key_file, capsys):
+    frame = pd.read_csv(REDCAP_2023, dtype=str, keep_default_na=False)
+    frame["stage"] = "42"  # one bad cell on each of the 54 rows
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    assert classify([bad], tmp_path / "out", key_file) == 1
+    err = capsys.readouterr().err
+    assert "54 answer(s) are not choices" in err
+    assert err.count("column 'stage': '42'") == 54
+    assert "more" not in err
+
+
 def test_debug_shows_the_traceback(tmp_path, key_file):
     with pytest.raises(Exception, match="file not found"):
         main(

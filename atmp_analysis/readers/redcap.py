@@ -9,8 +9,6 @@ or tab.
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from atmp_analysis.choices import normalise_label
@@ -18,7 +16,6 @@ from atmp_analysis.errors import FrozenDict, SurveyError
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import Sniffed, parse_timestamp, read_table
 
-_CHOICE_HEADER = re.compile(r"^(?P<label>.*)\s\(choice=(?P<choice>.*)\)$", re.DOTALL)
 COMPLETE_LABELS = {"Complete?", "Complete"}
 TIMESTAMP_LABELS = {"Survey Timestamp"}
 IDENTIFIER_LABELS = {"Survey Identifier"}
