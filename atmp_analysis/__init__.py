@@ -2,19 +2,28 @@
 
 The notebook API, step by step::
 
-    from atmp_analysis import load_survey, clean, identify, to_projects, load_key
+    from atmp_analysis import load_survey, clean, identify, to_projects, explain, load_key
     raw = load_survey("data/raw/demo/demo_2023_redcap_raw.csv")
     responses = identify(clean(raw), load_key())
-    projects = to_projects(responses)
+    projects = to_projects(responses)           # classified: atmp_class, atmp_class_reason …
+    print(explain(projects, projects["project_id"].iloc[0]))
 """
 
 from __future__ import annotations
 
+from atmp_analysis.classify import classify_projects, explain
 from atmp_analysis.cleaning import clean
 from atmp_analysis.config import default_key_path
 from atmp_analysis.errors import SurveyError
 from atmp_analysis.instrument import Instrument
-from atmp_analysis.pipeline import data_quality, identify, load_survey, read_surveys, to_projects
+from atmp_analysis.pipeline import (
+    data_quality,
+    identify,
+    load_survey,
+    read_surveys,
+    to_projects,
+    unrecognised_values,
+)
 from atmp_analysis.pseudonym import load_key as _load_key
 
 __version__ = "0.1.0"
@@ -22,13 +31,16 @@ __version__ = "0.1.0"
 __all__ = [
     "Instrument",
     "SurveyError",
+    "classify_projects",
     "clean",
     "data_quality",
+    "explain",
     "identify",
     "load_key",
     "load_survey",
     "read_surveys",
     "to_projects",
+    "unrecognised_values",
 ]
 
 

@@ -67,12 +67,28 @@ def _summary(responses, projects, quality) -> str:
     )
 
 
+def _class_counts(projects) -> str:
+    """One line per wave: the projects by ATMP class, in the classes' order."""
+    from atmp_analysis.classify import CLASSES
+
+    counts = projects.groupby("wave")["atmp_class"].value_counts()
+    lines = []
+    for wave in sorted(projects["wave"].unique()):
+        of_wave = counts.loc[wave]
+        parts = [f"{of_wave[c]} {c}" for c in CLASSES if c in of_wave.index]
+        lines.append(f"{wave}: {sum(of_wave)} projects: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from atmp_analysis.tables import write_tables
 
     _, responses, projects, quality = _process(args)
     written = write_tables(responses, projects, quality, args.out)
     log.info("%s", _summary(responses, projects, quality))
+    log.info(
+        "ATMP classes (advice, not a verdict; see atmp_class_reason):\n%s", _class_counts(projects)
+    )
     for path in written.values():
         print(path)
     return EXIT_OK
@@ -182,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     p = sub.add_parser(
-        "classify", parents=[common], help="write responses.csv, projects.csv, data_quality.csv"
+        "classify",
+        parents=[common],
+        help="classify the projects; write responses.csv, projects.csv, data_quality.csv, "
+        "unrecognised_values.csv",
     )
     data_options(p)
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")

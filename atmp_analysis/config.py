@@ -14,6 +14,7 @@ PACKAGE_DATA = Path(str(resources.files("atmp_analysis") / "data"))
 INSTRUMENT_DIR = PACKAGE_DATA / "instrument"
 VOCAB_DIR = PACKAGE_DATA / "vocab"
 REFERENCE_DIR = PACKAGE_DATA / "reference"
+RULES_DIR = PACKAGE_DATA / "rules"
 DEMO_SPEC = PACKAGE_DATA / "demo" / "demo_centre.toml"
 
 DATA_DICTIONARY = INSTRUMENT_DIR / "redcap_data_dictionary.csv"

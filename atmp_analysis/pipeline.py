@@ -3,7 +3,7 @@
     raw = load_survey("export.csv")              # any supported export
     responses = clean(raw, wave=2023)            # canonical codes, numbers, statuses
     responses = identify(responses, key)         # pseudonyms, projects, duplicates
-    projects = to_projects(responses)            # one row per project and wave
+    projects = to_projects(responses)            # one row per project and wave, classified
 
 :func:`read_surveys` does the first three for several files at once.
 """
@@ -15,14 +15,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from atmp_analysis.classify import classify_projects
 from atmp_analysis.cleaning import clean, problems_of
-from atmp_analysis.derive import derive_columns
+from atmp_analysis.derive import unrecognised_values
 from atmp_analysis.errors import Problem, ProblemList, SurveyError, problems_frame
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.readers import read_export
 
-__all__ = ["clean", "data_quality", "identify", "load_survey", "read_surveys", "to_projects"]
+__all__ = [
+    "clean",
+    "data_quality",
+    "identify",
+    "load_survey",
+    "read_surveys",
+    "to_projects",
+    "unrecognised_values",
+]
 
 
 def load_survey(path: str | Path, *, dictionary: str | Path | None = None) -> pd.DataFrame:
@@ -50,9 +59,14 @@ def identify(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
 
 def to_projects(responses: pd.DataFrame, *, dictionary: str | Path | None = None) -> pd.DataFrame:
-    """Merge identified responses into one row per project and wave, with derived columns."""
+    """Merge identified responses into one row per project and wave, and classify them.
+
+    The result has the columns of OUTPUTS.md (``atmp_class`` with its reason, platforms,
+    areas, needs, themes …) and the extras of
+    :func:`atmp_analysis.classify.classify_projects`.
+    """
     instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
-    return derive_columns(merge_projects(responses, instrument), instrument)
+    return classify_projects(merge_projects(responses, instrument), instrument)
 
 
 def read_surveys(

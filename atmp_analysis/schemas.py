@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
+from atmp_analysis.classify import CLASSES
 from atmp_analysis.cleaning import STATUSES
-from atmp_analysis.derive import platform_table
+from atmp_analysis.derive import bottleneck_themes, platform_table
+from atmp_analysis.instrument import Instrument
 
-ATMP_CLASSES = ["GTMP", "sCTMP", "TEP", "cATMP", "not ATMP", "undetermined"]
+ATMP_CLASSES = list(CLASSES)
 HORIZONS = ["1-2 years", "3-5 years", "5-10 years"]
 
 
@@ -30,14 +32,15 @@ def _joined_from(allowed: list[str]) -> pa.Check:
 def projects_schema() -> pa.DataFrameSchema:
     """The schema of ``projects.csv`` (extra columns allowed)."""
     text = {"nullable": True, "coerce": False}
+    needs = list(Instrument.default()["support_needs"].choices.values())
     return pa.DataFrameSchema(
         {
             "project_id": pa.Column(str, pa.Check.str_matches(r"^P[0-9a-f]{12}$")),
             "wave": pa.Column(int, pa.Check.in_range(1990, 2100)),
             "acronym": pa.Column(str, nullable=True),
             "n_responses": pa.Column(int, pa.Check.ge(1)),
-            "atmp_class": pa.Column(str, pa.Check.isin(ATMP_CLASSES), **text),
-            "atmp_class_reason": pa.Column(str, **text),
+            "atmp_class": pa.Column(str, pa.Check.isin(ATMP_CLASSES)),
+            "atmp_class_reason": pa.Column(str, pa.Check.str_length(min_value=1)),
             "platforms": pa.Column(str, _joined_from(list(platform_table()["platform"])), **text),
             "cell_origin": pa.Column(
                 str, pa.Check.isin(["autologous", "allogeneic", "xenogeneic"]), **text
@@ -48,9 +51,11 @@ def projects_schema() -> pa.DataFrameSchema:
             "stage": pa.Column(str, **text),
             "trl": pa.Column("Int64", pa.Check.in_range(1, 9), nullable=True),
             "fih_year": pa.Column("Int64", pa.Check.in_range(1990, 2100), nullable=True),
-            "support_needs": pa.Column(str, **text),
+            "support_needs": pa.Column(str, _joined_from(needs), **text),
             "support_horizon": pa.Column(str, pa.Check.isin(HORIZONS), **text),
-            "bottleneck_themes": pa.Column(str, **text),
+            "bottleneck_themes": pa.Column(
+                str, _joined_from(list(bottleneck_themes()["theme"])), **text
+            ),
             "conflicts": pa.Column(str, **text),
         },
         unique=["project_id", "wave"],

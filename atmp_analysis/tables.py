@@ -15,6 +15,7 @@ import pandera.errors
 
 from atmp_analysis.atomic import atomic_write
 from atmp_analysis.choices import mask_to_codes
+from atmp_analysis.derive import unrecognised_values
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.schemas import projects_schema, responses_schema
 
@@ -110,12 +111,18 @@ def write_tables(
     out_dir: Path,
     instrument: Instrument | None = None,
 ) -> dict[str, Path]:
-    """Validate and write ``responses.csv``, ``projects.csv`` and ``data_quality.csv``."""
+    """Validate and write the processed tables into ``out_dir``.
+
+    ``responses.csv``, ``projects.csv``, ``data_quality.csv`` (problems found while
+    reading) and ``unrecognised_values.csv`` (free-text answers in which no vocabulary
+    term was recognised, with what the project was counted as instead).
+    """
     instrument = instrument or Instrument.default()
     tables = {
         "responses": validate(responses_table(responses, instrument), "responses"),
         "projects": validate(projects_table(projects, instrument), "projects"),
         "data_quality": quality,
+        "unrecognised_values": unrecognised_values(projects),
     }
     return {
         name: write_csv_atomic(table, Path(out_dir) / f"{name}.csv")

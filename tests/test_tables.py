@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from atmp_analysis.derive import derive_columns
+from atmp_analysis.classify import classify_projects
 from atmp_analysis.errors import problems_frame
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.tables import (
@@ -103,7 +103,7 @@ def identified(make_responses, key):
 
 @pytest.fixture
 def projects(identified, instrument):
-    return derive_columns(merge_projects(identified, instrument), instrument)
+    return classify_projects(merge_projects(identified, instrument), instrument)
 
 
 # -- responses_table -------------------------------------------------------------------------
@@ -237,14 +237,15 @@ def test_validate_rejects_a_bad_respondent_id(identified, instrument):
 
 
 # -- write_tables ----------------------------------------------------------------------------
-def test_write_tables_writes_three_files(identified, projects, instrument, tmp_path):
+def test_write_tables_writes_four_files(identified, projects, instrument, tmp_path):
     out = tmp_path / "processed"
     written = write_tables(identified, projects, problems_frame([]), out, instrument)
-    assert set(written) == {"responses", "projects", "data_quality"}
+    assert set(written) == {"responses", "projects", "data_quality", "unrecognised_values"}
     assert sorted(p.name for p in out.iterdir()) == [
         "data_quality.csv",
         "projects.csv",
         "responses.csv",
+        "unrecognised_values.csv",
     ]
     responses = pd.read_csv(written["responses"], dtype=str)
     projects_csv = pd.read_csv(written["projects"], dtype=str)
