@@ -49,9 +49,86 @@ def _words(name: str) -> str:
     return r"\b(?:" + "|".join(sorted(terms, key=len, reverse=True)) + r")\b\.?"
 
 
+#: ``str.translate`` tables deleting ASCII characters other than ``[a-z0-9]`` / ``[0-9]``.
+_NOT_ALNUM = {c: None for c in range(128) if not chr(c).isdigit() and not "a" <= chr(c) <= "z"}
+_NOT_DIGIT = {c: None for c in range(128) if not chr(c).isdigit()}
+#: Text of words of ``[a-z0-9-]`` separated by single spaces: what names are folded into.
+_CLEAN_NAME = r"[a-z0-9-]+(?: [a-z0-9-]+)*"
+
+
+def _replace_where(text: pd.Series, where: pd.Series, pattern: str, repl: str) -> pd.Series:
+    """``text.str.replace(pattern, repl, regex=True)``, worked out only where ``where``.
+
+    For patterns that cannot match where ``where`` is false, so the result is the same.
+    """
+    rows = where.fillna(False).to_numpy(dtype=bool)
+    if not rows.any():
+        return text
+    out = text.copy()
+    out[rows] = text[rows].str.replace(pattern, repl, regex=True)
+    return out
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Factorise text into codes (``-1`` for missing) and its distinct values.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Position of each value in ``uniques``; ``-1`` where missing.
+    uniques : pandas.Series
+        The distinct non-missing values, ``string`` dtype, on a ``RangeIndex``.
+    """
+    codes, uniques = pd.factorize(values.astype("string"))
+    return codes, pd.Series(uniques, dtype="string")
+
+
+def _spread(per_unique: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Give each row the row of ``per_unique`` its code points at (missing for ``-1``)."""
+    return pd.DataFrame(
+        {column: per_unique[column].array.take(codes, allow_fill=True) for column in per_unique},
+        index=index,
+    )
+
+
 def _ascii_fold(text: pd.Series) -> pd.Series:
-    folded = text.astype("string").str.normalize("NFKD").str.encode("ascii", "ignore")
-    return folded.str.decode("ascii").astype("string").str.casefold()
+    """Fold to lower-case ASCII: decompose, drop what is not ASCII, case-fold.
+
+    Text that is ASCII already only needs case folding, so only the rest goes through the
+    Unicode decomposition.
+    """
+    s = text.astype("string")
+    other = ~s.str.isascii().fillna(True).to_numpy(dtype=bool)
+    folded = s.str.casefold()
+    if other.any():
+        decomposed = s[other].str.normalize("NFKD").str.encode("ascii", "ignore")
+        folded[other] = decomposed.str.decode("ascii").astype("string").str.casefold()
+    return folded
+
+
+def _name_parts_distinct(names: pd.Series) -> pd.DataFrame:
+    """:func:`name_parts` of distinct, non-missing names (the work of ``name_parts``)."""
+    s = _ascii_fold(names).str.strip()
+    # "Berg, Anna" -> "anna berg"
+    comma = s.str.contains(",", regex=False)
+    s = _replace_where(s, comma, r"^([^,]+?)\s*,\s*(.+)$", r"\2 \1")
+    titles = _words("name_titles.csv")
+    s = _replace_where(s, s.str.contains(titles, regex=True), titles, " ")
+    # other characters and white space between words: one space
+    s = _replace_where(s, ~s.str.fullmatch(_CLEAN_NAME), r"[^a-z0-9-]+", " ").str.strip()
+    # citation style, surname first: "Berg A" -> "a berg"
+    cited = r"^([a-z0-9-]{2,})\s([a-z])$"
+    s = _replace_where(s, s.str.fullmatch(cited), cited, r"\2 \1")
+    surname = s.str.replace(r"^.* ", "", regex=True)
+    first = s.str[0]
+    has_initial = s.str.contains(" ", regex=False) & first.ne("-")
+    return pd.DataFrame(
+        {
+            "surname": surname.mask(surname == ""),
+            "initial": first.where(has_initial.fillna(False)),
+            "full": s.mask(s == ""),
+        }
+    )
 
 
 def name_parts(names: pd.Series) -> pd.DataFrame:
@@ -59,39 +136,49 @@ def name_parts(names: pd.Series) -> pd.DataFrame:
 
     "Anna Berg", "A. Berg", "Berg, Anna", "Dr. Anna Berg" and "anna berg" all give
     ``surname="berg"``, ``initial="a"``. Titles come from ``vocab/name_titles.csv``.
+
+    Parameters
+    ----------
+    names
+        People's names as typed; missing stays missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``surname``, ``initial`` and ``full`` (the folded name), ``string`` dtype, on the
+        index of ``names``. Each distinct name is worked out once.
     """
-    s = _ascii_fold(names).str.strip()
-    swapped = s.str.extract(r"^([^,]+?)\s*,\s*(.+)$")
-    s = s.where(swapped[0].isna(), swapped[1] + " " + swapped[0])
-    s = s.str.replace(_words("name_titles.csv"), " ", regex=True)
-    s = s.str.replace(r"[^a-z0-9\s-]", " ", regex=True).str.replace(r"\s+", " ", regex=True)
-    s = s.str.strip()
-    # citation style, surname first: "Berg A" -> "a berg"
-    cited = s.str.extract(r"^([a-z0-9-]{2,})\s([a-z])$")
-    s = s.where(cited[0].isna(), cited[1] + " " + cited[0])
-    surname = s.str.extract(r"([a-z0-9-]+)$")[0]
-    initial = s.str.extract(r"^([a-z0-9])[a-z0-9-]*\s")[0]
-    return pd.DataFrame(
-        {
-            "surname": surname.astype("string"),
-            "initial": initial.astype("string"),
-            "full": s.mask(s == ""),
-        },
-        index=names.index,
-    )
+    codes, uniques = _distinct(names)
+    return _spread(_name_parts_distinct(uniques), codes, names.index)
+
+
+def _acronym_parts_distinct(acronyms: pd.Series) -> pd.DataFrame:
+    """The acronym key and its digits of distinct, non-missing acronyms."""
+    s = _ascii_fold(acronyms)
+    stopwords = _words("acronym_stopwords.csv")
+    s = _replace_where(s, s.str.contains(stopwords, regex=True), stopwords, " ")
+    s = s.str.translate(_NOT_ALNUM)  # the folded text is ASCII
+    s = s.mask(s == "")
+    return pd.DataFrame({"acronym": s, "digits": s.str.translate(_NOT_DIGIT)})
 
 
 def acronym_key(acronyms: pd.Series) -> pd.Series:
     """Fold an acronym to letters and digits: "STEM-PD", "Stem PD project" → "stempd"."""
-    s = _ascii_fold(acronyms).str.replace(_words("acronym_stopwords.csv"), " ", regex=True)
-    s = s.str.replace(r"[^a-z0-9]", "", regex=True)
-    return s.mask(s == "")
+    codes, uniques = _distinct(acronyms)
+    key = _spread(_acronym_parts_distinct(uniques), codes, acronyms.index)["acronym"]
+    return key.rename(acronyms.name)
+
+
+def _title_key_distinct(titles: pd.Series) -> pd.DataFrame:
+    s = _ascii_fold(titles).str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
+    return pd.DataFrame({"title": s.mask(s == "")})
 
 
 def title_key(titles: pd.Series) -> pd.Series:
     """Fold a title to lower-case words for fuzzy comparison."""
-    s = _ascii_fold(titles).str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
-    return s.mask(s == "")
+    codes, uniques = _distinct(titles)
+    key = _spread(_title_key_distinct(uniques), codes, titles.index)["title"]
+    return key.rename(titles.name)
 
 
 def respondent_key(responses: pd.DataFrame) -> pd.Series:
@@ -101,11 +188,15 @@ def respondent_key(responses: pd.DataFrame) -> pd.Series:
         email = email.fillna(responses["tool_email"].astype("string"))
     email = email.str.strip().str.casefold()
     email = email.where(email.str.contains("@", regex=False, na=False))
-    name = responses["resp_name"].astype("string")
-    if "tool_name" in responses:
-        name = name.fillna(responses["tool_name"].astype("string"))
-    full = name_parts(name)["full"]
-    return ("email:" + email).fillna("name:" + full)
+    who = "email:" + email
+    no_email = who.isna().to_numpy(dtype=bool)
+    if no_email.any():  # the name only matters where there is no address
+        name = responses["resp_name"].astype("string")
+        if "tool_name" in responses:
+            name = name.fillna(responses["tool_name"].astype("string"))
+        full = name_parts(name[no_email])["full"]
+        who[no_email] = ("name:" + full).array
+    return who
 
 
 def _connected_components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -156,6 +247,29 @@ def _initials_compatible(pairs: pd.DataFrame) -> np.ndarray:
     return (left.isna() | right.isna() | (left == right)).fillna(False).to_numpy(dtype=bool)
 
 
+def _match_keys(responses: pd.DataFrame) -> pd.DataFrame:
+    """The keys the matching compares, one row per response (on its index).
+
+    ``wave``; the lead's ``surname`` and ``initial``; the ``acronym`` key and its
+    ``digits`` (``""`` when none); the ``title`` key. Each distinct lead, acronym and
+    title is worked out once.
+    """
+    lead = name_parts(responses["proj_lead"])
+    codes, uniques = _distinct(responses["proj_acronym"])
+    acronym = _spread(_acronym_parts_distinct(uniques), codes, responses.index)
+    return pd.DataFrame(
+        {
+            "wave": responses["wave"].to_numpy(),
+            "surname": lead["surname"].array,
+            "initial": lead["initial"].array,
+            "acronym": acronym["acronym"].array,
+            "title": title_key(responses["proj_title"]).array,
+            "digits": acronym["digits"].fillna("").array,
+        },
+        index=responses.index,
+    )
+
+
 def match_projects(responses: pd.DataFrame) -> pd.Series:
     """Group responses that describe the same project; returns a group number per row.
 
@@ -168,18 +282,12 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
 
     Groups are the connected components of these pairs.
     """
-    lead = name_parts(responses["proj_lead"])
-    nodes = pd.DataFrame(
-        {
-            "wave": responses["wave"].to_numpy(),
-            "surname": lead["surname"].to_numpy(),
-            "initial": lead["initial"].to_numpy(),
-            "acronym": acronym_key(responses["proj_acronym"]).to_numpy(),
-            "title": title_key(responses["proj_title"]).to_numpy(),
-        },
-        index=responses.index,
-    ).astype({c: "string" for c in ("surname", "initial", "acronym", "title")})
-    nodes["digits"] = nodes["acronym"].str.replace(r"\D", "", regex=True).fillna("")
+    groups = _match_groups(_match_keys(responses))
+    return pd.Series(groups, index=responses.index, name="group")
+
+
+def _match_groups(nodes: pd.DataFrame) -> np.ndarray:
+    """:func:`match_projects` on the keys of :func:`_match_keys`: a group number per row."""
     node_of_row = nodes.groupby(list(nodes.columns), dropna=False, sort=False).ngroup()
     unique = nodes.assign(node=node_of_row.to_numpy()).drop_duplicates("node")
     unique = unique.set_index("node").sort_index()
@@ -216,7 +324,7 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
     labels = _connected_components(
         len(unique), edge[:, 0].astype(np.int64), edge[:, 1].astype(np.int64)
     )
-    return pd.Series(labels[node_of_row.to_numpy()], index=responses.index, name="group")
+    return labels[node_of_row.to_numpy()]
 
 
 def _preference_order(responses: pd.DataFrame, group: pd.Series) -> np.ndarray:
@@ -243,44 +351,51 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     key
         The pseudonymisation key (:func:`atmp_analysis.pseudonym.load_key`).
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)
     who = respondent_key(out)
     out["respondent_id"] = pseudonymise(who, key, prefix="R", purpose="respondent")
-    is_project = (out["status"] == "project").to_numpy(dtype=bool)
-    group = pd.Series(-1, index=out.index, dtype=np.int64)
+    status = out["status"]
+    is_project = (status == "project").to_numpy(dtype=bool)
+    group = np.full(len(out), -1, dtype=np.int64)
+    keys = _match_keys(out.loc[is_project, ["wave", "proj_lead", "proj_acronym", "proj_title"]])
     if is_project.any():
-        group[is_project] = match_projects(out.loc[is_project]).to_numpy()
+        group[is_project] = _match_groups(keys)
     # duplicates: the same respondent, wave and project (or "No") more than once
-    eligible = is_project | (out["status"] == "no ATMP project").to_numpy(dtype=bool)
+    eligible = is_project | (status == "no ATMP project").to_numpy(dtype=bool)
     stamp = out["submitted"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     order = np.lexsort((out["source_row"].to_numpy(), stamp))
     order = order[eligible[order]]  # only projects and "No" answers can be duplicates
-    dup_key = pd.DataFrame({"w": out["wave"], "who": who, "g": group})
-    later = dup_key.iloc[order[::-1]].duplicated(keep="first")
-    is_dup = later.reindex(out.index, fill_value=False).to_numpy(dtype=bool)
-    is_dup = is_dup & who.notna().to_numpy()
-    out.loc[is_dup, "status"] = "duplicate submission"
+    latest_first = order[::-1]
+    dup_key = pd.DataFrame(
+        {
+            "w": out["wave"].to_numpy()[latest_first],
+            "who": pd.factorize(who)[0][latest_first],
+            "g": group[latest_first],
+        }
+    )
+    is_dup = np.zeros(len(out), dtype=bool)
+    is_dup[latest_first[dup_key.duplicated(keep="first").to_numpy(dtype=bool)]] = True
+    is_dup &= who.notna().to_numpy(dtype=bool)
+    if is_dup.any():
+        out["status"] = status.mask(is_dup, "duplicate submission")
     group[is_dup] = -1
     # the project id, from the preferred spelling of lead and acronym in each group
-    members = out.loc[group >= 0]
-    member_group = group[group >= 0]
-    lead = name_parts(members["proj_lead"])
-    keys = pd.DataFrame(
-        {
-            "lead": (lead["surname"] + " " + lead["initial"].fillna("")).str.strip(),
-            "acronym": acronym_key(members["proj_acronym"]),
-        },
-        index=members.index,
+    is_member = group >= 0
+    member_keys = keys.loc[is_member[is_project]]  # members are projects
+    members = out.loc[is_member, ["resp_role", "submitted", "source_row"]]
+    member_group = pd.Series(group[is_member], index=members.index)
+    lead = (member_keys["surname"] + " " + member_keys["initial"].fillna("")).str.strip()
+    spelling = pd.DataFrame(
+        {"lead": lead.array, "acronym": member_keys["acronym"].array}, index=members.index
     )
-    preferred = merge_preferred(keys, members, member_group, majority=["lead", "acronym"])
+    preferred = merge_preferred(spelling, members, member_group, majority=["lead", "acronym"])
     chosen = preferred.loc[member_group.to_numpy()].fillna("")
     project_key = pd.Series(
         (chosen["lead"] + "|" + chosen["acronym"]).to_numpy(), index=members.index
     )
-    out["project_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    out.loc[members.index, "project_id"] = pseudonymise(
-        project_key, key, prefix="P", purpose="project"
-    ).to_numpy()
+    project_id = pd.Series(pd.NA, index=out.index, dtype="string")
+    project_id[is_member] = pseudonymise(project_key, key, prefix="P", purpose="project").array
+    out["project_id"] = project_id
     return out
 
 

@@ -78,12 +78,18 @@ def pseudonymise(values: pd.Series, key: bytes, *, prefix: str, purpose: str) ->
     purpose
         Mixed into the message, so the same text gives unrelated ids for different uses.
 
-    The HMAC is computed once per distinct value, not once per row.
+    The HMAC is computed once per distinct value, not once per row, from a copy of the
+    HMAC state that has already taken in the purpose.
     """
-    uniques = values.dropna().unique()
-    digests = {
-        value: prefix
-        + hmac.new(key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:ID_LENGTH]
-        for value in uniques
-    }
-    return values.map(digests).astype("string")
+    codes, uniques = pd.factorize(values)
+    keyed = hmac.new(key, f"{purpose}\x1f".encode(), hashlib.sha256)
+    digests = [prefix + _hexdigest(keyed, f"{value}") for value in uniques]
+    ids = pd.array(digests, dtype="string").take(codes, allow_fill=True)
+    return pd.Series(ids, index=values.index, name=values.name, copy=False)
+
+
+def _hexdigest(keyed: hmac.HMAC, text: str) -> str:
+    """The first ``ID_LENGTH`` hex digits of the HMAC ``keyed`` continued with ``text``."""
+    state = keyed.copy()
+    state.update(text.encode())
+    return state.hexdigest()[:ID_LENGTH]

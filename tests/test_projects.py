@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atmp_analysis.projects import (
+    _words,
     acronym_key,
     assign_projects,
     match_projects,
     merge_projects,
     name_parts,
+    title_key,
 )
 
 RESPONDENT_ID = r"^R[0-9a-f]{12}$"
@@ -83,6 +87,79 @@ def test_acronym_key(acronym, expected):
 @pytest.mark.parametrize("acronym", [None, "", " - ", "project"])
 def test_acronym_key_without_letters_is_missing(acronym):
     assert acronym_key(pd.Series([acronym], dtype="string")).isna().all()
+
+
+# -- the keys against a plain reference -----------------------------------------------------
+# name_parts, acronym_key and title_key work on distinct values and skip steps that cannot
+# change a value; these references spell out the rules one step after the other, on every
+# value, and the keys must agree with them exactly.
+def _reference_fold(text: pd.Series) -> pd.Series:
+    folded = text.astype("string").str.normalize("NFKD").str.encode("ascii", "ignore")
+    return folded.str.decode("ascii").astype("string").str.casefold()
+
+
+def _reference_name_parts(names: pd.Series) -> pd.DataFrame:
+    s = _reference_fold(names).str.strip()
+    swapped = s.str.extract(r"^([^,]+?)\s*,\s*(.+)$")
+    s = s.where(swapped[0].isna(), swapped[1] + " " + swapped[0])
+    s = s.str.replace(_words("name_titles.csv"), " ", regex=True)
+    s = s.str.replace(r"[^a-z0-9\s-]", " ", regex=True).str.replace(r"\s+", " ", regex=True)
+    s = s.str.strip()
+    cited = s.str.extract(r"^([a-z0-9-]{2,})\s([a-z])$")
+    s = s.where(cited[0].isna(), cited[1] + " " + cited[0])
+    return pd.DataFrame(
+        {
+            "surname": s.str.extract(r"([a-z0-9-]+)$")[0].astype("string"),
+            "initial": s.str.extract(r"^([a-z0-9])[a-z0-9-]*\s")[0].astype("string"),
+            "full": s.mask(s == ""),
+        },
+        index=names.index,
+    )
+
+
+def _reference_acronym_key(acronyms: pd.Series) -> pd.Series:
+    s = _reference_fold(acronyms).str.replace(_words("acronym_stopwords.csv"), " ", regex=True)
+    s = s.str.replace(r"[^a-z0-9]", "", regex=True)
+    return s.mask(s == "")
+
+
+def _reference_title_key(titles: pd.Series) -> pd.Series:
+    s = _reference_fold(titles).str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
+    return s.mask(s == "")
+
+
+#: Pieces of messy names, acronyms and titles: titles and stop words, punctuation, white
+#: space of all kinds, letters that fold (or vanish) in ASCII, digits.
+_PIECES = [
+    *["Anna", "anna", "A.", "a", "B", "Berg", "berg", "Öberg", "Åsa", "ß", "İ", "ﬁ", "é", "日本"],
+    *["Dr.", "dr", "Prof", "professor", "PhD", "med.", "Docent", "assoc.", "överläkare"],
+    *["project", "Projekt", "the", "study", "STEM-PD", "NEURO-1", "2", "9z", "x"],
+    *[" ", "  ", "\t", "\n", "\xa0", "\x1c", ",", ", ", "-", "--", ".", "'", "’", "(", "/"],
+]
+_messy_text = st.lists(st.sampled_from(_PIECES), max_size=7).map("".join)
+_messy_series = st.lists(st.one_of(st.none(), _messy_text, st.text(max_size=8)), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_messy_series)
+def test_name_parts_agrees_with_the_reference(values):
+    names = pd.Series(values, index=range(10, 10 + len(values)), dtype="string")
+    pd.testing.assert_frame_equal(name_parts(names), _reference_name_parts(names))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_messy_series)
+def test_acronym_and_title_keys_agree_with_the_reference(values):
+    text = pd.Series(values, dtype="string", name="proj_acronym")
+    pd.testing.assert_series_equal(acronym_key(text), _reference_acronym_key(text))
+    pd.testing.assert_series_equal(title_key(text), _reference_title_key(text))
+
+
+def test_keys_of_object_columns_agree_with_the_reference():
+    values = pd.Series(["Berg, Anna", None, "Dr. A. Berg", "STEM-PD project"], dtype=object)
+    pd.testing.assert_frame_equal(name_parts(values), _reference_name_parts(values))
+    pd.testing.assert_series_equal(acronym_key(values), _reference_acronym_key(values))
+    pd.testing.assert_series_equal(title_key(values), _reference_title_key(values))
 
 
 # -- match_projects --------------------------------------------------------------------------
