@@ -23,8 +23,10 @@ Advanced Therapies gives the binding-in-practice classification (Reg. 1394/2007 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,7 +97,18 @@ class Rules:
 
 @cache
 def rules() -> Rules:
-    """Load and check the classification rules shipped in ``data/rules/``.
+    """The classification rules shipped in ``data/rules/`` (checked, cached)."""
+    return load_rules(RULES_DIR)
+
+
+def load_rules(directory: Path) -> Rules:
+    """Load and check the classification rules of a folder.
+
+    Parameters
+    ----------
+    directory
+        Holds ``atmp_class_rules.csv``, ``atmp_facts.csv`` and
+        ``atmp_fact_questions.csv`` (see ``data/rules/README.md``).
 
     Raises
     ------
@@ -104,9 +117,9 @@ def rules() -> Rules:
         is not in :data:`CLASSES`, or of a question the instrument does not have.
     """
     read = {"dtype": str, "keep_default_na": False}
-    table = pd.read_csv(RULES_DIR / "atmp_class_rules.csv", **read)
-    facts = pd.read_csv(RULES_DIR / "atmp_facts.csv", **read)
-    asked = pd.read_csv(RULES_DIR / "atmp_fact_questions.csv", **read)
+    table = pd.read_csv(directory / "atmp_class_rules.csv", **read)
+    facts = pd.read_csv(directory / "atmp_facts.csv", **read)
+    asked = pd.read_csv(directory / "atmp_fact_questions.csv", **read)
     phrases = {(f, v): p for f, v, p in facts[["fact", "value", "phrase"]].to_numpy()}
     instrument = Instrument.default()
     problems = []
@@ -524,80 +537,159 @@ class Decision:
     evidence: pd.Series  # what other than the facts' own answers was used
 
 
-def decide(facts: dict[str, Fact]) -> Decision:
-    """Apply the decision table to established facts, for all projects at once.
+@dataclass(frozen=True)
+class Outcomes:
+    """The decision table worked out for every pattern of known and unknown facts.
 
-    A rule *matches* a project when every fact it constrains has an accepted value, and
-    *may match* when each such fact is accepted or unknown. The rules up to the first
-    that matches are the candidates; the class is theirs when they agree, else
-    ``undetermined``.
+    A pattern gives each fact one of its values or "unknown". Its outcome is found by
+    trying every way of filling in the unknowns: one class for all of them, or several.
+
+    Attributes
+    ----------
+    sizes
+        The number of values of each fact (unknown is coded as ``sizes[j]``).
+    atmp_class
+        Per pattern, the index in :data:`CLASSES` (``undetermined`` when fillings differ).
+    rule
+        Per pattern with one class, the first rule (table order) that decides a filling;
+        ``-1`` otherwise.
+    could_be
+        Per pattern and class, whether some filling gets that class.
+    matters
+        Per pattern and fact, whether the fact is unknown and its value can change the
+        class (for some values of the other unknowns).
     """
-    table = rules()
-    rule_table = table.table
-    index = facts["recombinant"].value.index
-    n, k = len(index), len(rule_table)
-    matches = np.ones((n, k), dtype=bool)
-    may = np.ones((n, k), dtype=bool)
-    constrains = np.zeros((k, len(FACTS)), dtype=bool)
-    unknown = np.column_stack([facts[f].value.isna().to_numpy(dtype=bool) for f in FACTS])
-    for r in range(k):
+
+    sizes: tuple[int, ...]
+    atmp_class: np.ndarray
+    rule: np.ndarray
+    could_be: np.ndarray
+    matters: np.ndarray
+
+    def pattern(self, codes: np.ndarray) -> np.ndarray:
+        """Pattern numbers of rows of fact codes (``n x facts``; unknown = ``sizes[j]``)."""
+        radix = np.array(self.sizes) + 1
+        strides = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
+        return codes @ strides
+
+
+def outcomes(table: Rules | None = None) -> Outcomes:
+    """Work the decision table out for all patterns of facts (computed once per table)."""
+    table = table or rules()
+    cached = table.__dict__.get("_outcomes")
+    if cached is not None:
+        return cached
+    domains = [table.values(f) for f in FACTS]
+    sizes = tuple(len(d) for d in domains)
+    # every combination of known facts: the first rule that matches decides
+    known = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=np.int64)
+    first = np.full(len(known), -1)
+    for r in range(len(table.table) - 1, -1, -1):  # last to first: the first rule wins
+        ok = np.ones(len(known), dtype=bool)
         for j, name in enumerate(FACTS):
             accepted = table.accepts(r, name)
-            if accepted is None:
-                continue
-            ok = facts[name].value.isin(accepted).fillna(False).to_numpy(dtype=bool)
-            matches[:, r] &= ok
-            may[:, r] &= ok | unknown[:, j]
-            constrains[r, j] = True
-    first = np.where(matches.any(axis=1), matches.argmax(axis=1), k)
-    candidates = may & (np.arange(k)[None, :] <= first[:, None])
-    rule_class = rule_table["atmp_class"].to_numpy()
-    per_class = np.column_stack([(candidates & (rule_class == c)).any(axis=1) for c in CLASSES])
-    settled = per_class.sum(axis=1) == 1
-    deciding = np.where(first < k, first, candidates.argmax(axis=1))
-    # facts that a candidate rule looks at and that are unknown: what an answer would settle
-    open_facts = (candidates.astype(np.int64) @ constrains.astype(np.int64) > 0) & unknown
+            if accepted is not None:
+                ok &= np.isin(known[:, j], [domains[j].index(v) for v in accepted])
+        first = np.where(ok, r, first)
+    rule_class = np.array([CLASSES.index(c) for c in table.table["atmp_class"]])
+    undetermined = CLASSES.index(UNDETERMINED)
+    truth = np.where(first >= 0, rule_class[np.maximum(first, 0)], undetermined).reshape(sizes)
+    truth_rule = np.where(first >= 0, first, len(table.table)).reshape(sizes)
+    patterns = list(itertools.product(*[range(s + 1) for s in sizes]))
+    atmp_class = np.empty(len(patterns), dtype=np.int64)
+    rule = np.empty(len(patterns), dtype=np.int64)
+    could_be = np.zeros((len(patterns), len(CLASSES)), dtype=bool)
+    matters = np.zeros((len(patterns), len(FACTS)), dtype=bool)
+    for p, pattern in enumerate(patterns):  # a few thousand patterns, once
+        where = tuple(slice(None) if v == sizes[j] else v for j, v in enumerate(pattern))
+        fillings = truth[where]
+        found = np.unique(fillings)
+        could_be[p, found] = True
+        single = len(found) == 1 and found[0] != undetermined
+        atmp_class[p] = found[0] if single else undetermined
+        rule[p] = truth_rule[where].min() if single else -1
+        open_axes = [j for j, v in enumerate(pattern) if v == sizes[j]]
+        for axis, j in enumerate(open_axes):
+            matters[p, j] = bool(np.ptp(fillings, axis=axis).any()) if fillings.ndim else False
+    result = Outcomes(sizes, atmp_class, rule, could_be, matters)
+    object.__setattr__(table, "_outcomes", result)
+    return result
 
-    classes = pd.Series(UNDETERMINED, index=index, dtype="string")
+
+def decide(facts: dict[str, Fact], table: Rules | None = None) -> Decision:
+    """Apply the decision table to established facts, for all projects at once.
+
+    Each project's facts form a pattern (some unknown); :func:`outcomes` has worked out
+    every pattern, so a project gets a class when every way of filling in its unknown
+    facts leads to that class, and ``undetermined`` otherwise. ``table`` defaults to the
+    shipped :func:`rules`.
+    """
+    table = table or rules()
+    worked = outcomes(table)
+    rule_table = table.table
+    index = facts["recombinant"].value.index
+    codes = (
+        np.column_stack(
+            [
+                facts[f]
+                .value.map({v: i for i, v in enumerate(table.values(f))})
+                .fillna(worked.sizes[j])
+                .to_numpy(dtype=np.int64)
+                for j, f in enumerate(FACTS)
+            ]
+        )
+        if len(index)
+        else np.zeros((0, len(FACTS)), dtype=np.int64)
+    )
+    pattern = worked.pattern(codes)
+    deciding = worked.rule[pattern]
+    settled = deciding >= 0
+    unknown = codes == np.array(worked.sizes)
+    constrains = np.array(
+        [[table.accepts(r, f) is not None for f in FACTS] for r in range(len(rule_table))]
+    )
+
+    classes = pd.Series(np.array(CLASSES, dtype=object)[worked.atmp_class[pattern]], index=index)
+    classes = classes.astype("string")
     reasons = _na(index)
     rule_ids = _na(index)
-    for r in range(k):
-        rows = pd.Series(settled & (deciding == r), index=index)
+    unneeded = np.zeros_like(unknown)
+    for r in range(len(rule_table)):  # a dozen rules, each over all its projects at once
+        rows = pd.Series(deciding == r, index=index)
         if not rows.any():
             continue
-        path = _cat(
-            [facts[f].phrase.where(rows) for j, f in enumerate(FACTS) if constrains[r, j]], ", "
-        )
+        parts = [facts[f].phrase.where(rows) for j, f in enumerate(FACTS) if constrains[r, j]]
         row = rule_table.iloc[r]
-        words = path + " → " + row["conclusion"] + " (" + row["citation"] + ")"
-        classes = classes.mask(rows, row["atmp_class"])
+        words = _cat(parts, ", ") + " → " + row["conclusion"] + " (" + row["citation"] + ")"
         reasons = reasons.mask(rows, words)
         rule_ids = rule_ids.mask(rows, row["rule"])
+        unneeded |= rows.to_numpy()[:, None] & constrains[r][None, :] & unknown
 
+    open_facts = worked.matters[pattern] & ~settled[:, None]
     missing = _open_questions(facts, table, open_facts, index)
+    not_needed = _open_questions(facts, table, unneeded, index)
     could_be = join_flags(
-        pd.DataFrame(per_class[:, :-1], index=index, columns=list(CLASSES[:-1])), " or "
+        pd.DataFrame(worked.could_be[pattern][:, :-1], index=index, columns=list(CLASSES[:-1])),
+        " or ",
     )
-    undetermined = pd.Series(~settled, index=index)
     reasons = reasons.mask(
-        undetermined,
+        pd.Series(~settled, index=index),
         (
             "undetermined: the answers fit "
             + could_be
             + '; not answered or "Don\'t know": '
             + missing
-        ).fillna("undetermined: " + could_be.fillna("no rule applies")),
+        ).fillna("undetermined: no rule applies"),
     )
-    unneeded = settled & open_facts.any(axis=1)
     reasons = reasons.mask(
-        pd.Series(unneeded, index=index),
-        reasons + "; not answered, but either answer gives the same class: " + missing,
+        not_needed.notna(),
+        reasons + "; not answered, but either answer gives the same class: " + not_needed,
     )
     used = _cat(
         [(f + ": " + facts[f].source).where(facts[f].source != "") for f in FACTS],
         "; ",
     )
-    return Decision(classes, reasons, rule_ids, missing.where(undetermined), used)
+    return Decision(classes, reasons, rule_ids, missing.where(~settled), used)
 
 
 def _open_questions(

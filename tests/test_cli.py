@@ -77,6 +77,37 @@ def test_demo_2023_reproduces_the_published_figures(demo_2023):
     assert not any(code in stages for code in (5, 6, 8, 9, 10, 11))
 
 
+@pytest.mark.parametrize("fmt", ["redcap", "msforms"])
+def test_demo_2023_classes_are_the_published_ones(demo_2023, fmt):
+    projects = pd.read_csv(demo_2023[fmt] / "projects.csv")
+    assert projects["atmp_class"].value_counts().to_dict() == {"GTMP": 13, "TEP": 7, "sCTMP": 3}
+    assert projects["atmp_class_reason"].str.contains("→").all()
+    preclinical = projects[projects["stage_code"] == 4]["atmp_class"].value_counts().to_dict()
+    assert preclinical == {"GTMP": 5, "TEP": 3}
+    assert projects.loc[projects["stage_code"] == 7, "atmp_class"].tolist() == ["TEP"]
+
+
+def test_every_demo_project_gets_the_class_it_was_written_for(tmp_path, key_file):
+    assert classify([REDCAP_2023, REDCAP_2024], tmp_path, key_file) == 0
+    projects = pd.read_csv(tmp_path / "projects.csv")
+    intended = {
+        spelling: project["intended_class"]
+        for project in load_spec()["project"]
+        for spelling in project["acronym_spellings"]
+    }
+    expected = projects["acronym"].map(intended)
+    assert expected.notna().all()
+    assert (projects["atmp_class"] == expected).all(), projects[["acronym", "atmp_class"]]
+    assert (tmp_path / "unrecognised_values.csv").exists()
+
+
+def test_classify_logs_the_classes_per_wave(tmp_path, key_file, caplog):
+    args = ["classify", str(REDCAP_2023), "--out", str(tmp_path), "--key-file", str(key_file)]
+    with caplog.at_level("INFO", logger="atmp_analysis"):
+        assert main(args) == 0
+    assert "2023: 23 projects: 13 GTMP, 3 sCTMP, 7 TEP" in caplog.text
+
+
 def test_nothing_read_is_dropped_and_statuses_are_counted(demo_2023):
     responses = pd.read_csv(demo_2023["redcap"] / "responses.csv")
     rows_in_file = len(pd.read_csv(REDCAP_2023))
