@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from atmp_analysis.errors import SurveyError
@@ -163,16 +164,19 @@ def read_table(sniffed: Sniffed) -> pd.DataFrame:
 
     The returned frame has the file's header as columns and a ``source_row`` column (the
     header is row 1). Wholly blank rows and empty trailing columns are left out; nothing
-    else is.
+    else is. A CSV's cells are Python strings exactly as written (object columns, a blank
+    cell missing); the readers turn the columns they keep into a text dtype.
     """
     if sniffed.kind == "xlsx":
         frame = _read_xlsx(sniffed)
     else:
         try:
+            # object columns: the parser's own strings, without a string-array conversion
+            # of columns that no reader keeps
             frame = pd.read_csv(
                 sniffed.path,
                 sep=sniffed.delimiter,
-                dtype=str,
+                dtype=object,
                 keep_default_na=False,
                 na_values=[""],
                 skip_blank_lines=False,
@@ -181,18 +185,35 @@ def read_table(sniffed: Sniffed) -> pd.DataFrame:
             )
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise SurveyError(f"{sniffed.path}: cannot read it as CSV ({exc})") from None
-        frame.insert(0, "source_row", pd.RangeIndex(2, len(frame) + 2))
-    frame = frame.loc[
-        :,
-        [c for c in frame.columns if not str(c).startswith("Unnamed: ") or frame[c].notna().any()],
-    ]
+        # one block per column: concat rather than insert, which would warn about that
+        rows = pd.DataFrame({"source_row": pd.RangeIndex(2, len(frame) + 2)})
+        frame = pd.concat([rows, frame], axis=1)
+    empty = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
+    if empty:
+        frame = frame.drop(columns=empty)
     _check_duplicate_headers(sniffed, [c for c in frame.columns if c != "source_row"])
-    data_columns = [c for c in frame.columns if c != "source_row"]
-    blank = frame[data_columns].isna().all(axis=1)
-    frame = frame.loc[~blank].reset_index(drop=True)
+    blank = _blank_rows(frame, [i for i, c in enumerate(frame.columns) if c != "source_row"])
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
     if frame.empty:
         raise SurveyError(f"{sniffed.path}: the header is there but there are no responses")
     return frame
+
+
+def _blank_rows(frame: pd.DataFrame, columns: list[int]) -> np.ndarray:
+    """Whether each row is missing in all the columns at the positions ``columns``.
+
+    Column by column, only the rows still blank so far are looked at; in a survey export
+    that is usually none after the first column.
+    """
+    rows = np.arange(len(frame))
+    for column in columns:
+        if len(rows) == 0:
+            break
+        rows = rows[pd.isna(frame.iloc[:, column].to_numpy()[rows])]
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[rows] = True
+    return blank
 
 
 def _check_duplicate_headers(sniffed: Sniffed, columns: list[str]) -> None:

@@ -24,16 +24,26 @@ COMPLETE_CODES = {"incomplete": "0", "unverified": "1", "complete": "2"}
 
 def _label_header_map(instrument: Instrument) -> dict[str, str]:
     """Map REDCap label headers (field labels, checkbox ``(choice=...)``) to columns."""
+    labels = [f.label for f in instrument.questions]
+    labels += [label for f in instrument.questions if f.is_checkbox for label in f.choices.values()]
+    folded = dict(zip(labels, normalise_label(pd.Series(labels, dtype="string")), strict=True))
     mapping = {"record id": instrument.record_id}
     for field in instrument.questions:
-        base = normalise_label(pd.Series([field.label])).iloc[0]
+        base = folded[field.label]
         if field.is_checkbox:
             for code, label in field.choices.items():
-                choice = normalise_label(pd.Series([label])).iloc[0]
-                mapping[f"{base} (choice={choice})"] = f"{field.name}___{code}"
+                mapping[f"{base} (choice={folded[label]})"] = f"{field.name}___{code}"
         else:
             mapping[base] = field.name
     return mapping
+
+
+def _complete_codes(values: pd.Series) -> pd.Series:
+    """REDCap's completion flag (``0``-``2`` or its label) as ``Int64``, per distinct value."""
+    codes, uniques = pd.factorize(values)
+    folded = pd.Series(uniques, dtype="string").str.strip().str.casefold()
+    numbers = pd.to_numeric(folded.replace(COMPLETE_CODES), errors="coerce").astype("Int64")
+    return pd.Series(numbers.array.take(codes, allow_fill=True), index=values.index)
 
 
 class RedcapReader:
@@ -81,16 +91,17 @@ class RedcapReader:
         raw["source_file"] = sniffed.path.name
         raw["source_row"] = frame["source_row"].astype("int64")
         raw["source_format"] = "redcap-labels" if label_headers else "redcap"
-        raw["record_id"] = frame.get(instrument.record_id, pd.Series(pd.NA, index=frame.index))
+        if instrument.record_id in frame:
+            raw["record_id"] = frame[instrument.record_id].astype("str")
+        else:
+            raw["record_id"] = pd.Series(pd.NA, index=frame.index)
         if instrument.timestamp_column in frame:
             stamp = frame[instrument.timestamp_column].astype("string")
             raw["submitted"] = parse_timestamp(stamp.mask(stamp.str.startswith("[")))
         else:
             raw["submitted"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
         if instrument.complete_column in frame:
-            complete = frame[instrument.complete_column].astype("string").str.strip()
-            complete = complete.str.casefold().replace(COMPLETE_CODES)
-            raw["complete"] = pd.to_numeric(complete, errors="coerce").astype("Int64")
+            raw["complete"] = _complete_codes(frame[instrument.complete_column])
         else:
             raw["complete"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
         raw["tool_name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
