@@ -168,7 +168,8 @@ def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
         mask_has(coded(projects, "cell_type"), OTHER_CELL_TYPE)
     )
     gene_found = vocabulary.find(other_gene)[gene_kind]
-    cell_found = vocabulary.find(other_cell)[[p for p in cell_kind if p != "other cell"]]
+    cell_named = vocabulary.find(other_cell)[cell_kind]
+    cell_found = cell_named[[p for p in cell_kind if p != "other cell"]]
     # the description, where the structured question was skipped and not ruled out
     described = vocabulary.find(text(projects, "proj_description"))
     no_gene = _unanswered(projects, "gene_tech") & coded(projects, "rna_dna").ne(0).fillna(True)
@@ -198,7 +199,7 @@ def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     unrecognised = pd.DataFrame(
         {
             "gene_tech_other": other_gene.notna() & gene_found.isna().all(axis=1),
-            "cell_type_other": other_cell.notna() & ~specific_cell,
+            "cell_type_other": other_cell.notna() & cell_named.isna().all(axis=1),
         }
     )
     return joined, from_text, unrecognised

@@ -113,9 +113,10 @@ class Vocabulary:
         if missing:
             raise ValueError(f"{name}: missing column(s) {', '.join(sorted(missing))}")
         canonical = table[columns].agg("=".join, axis=1) if len(columns) > 1 else table[value]
-        table = table.assign(value=canonical, term=table["term"].str.strip())
+        table = table.assign(value=canonical, term=table["term"].fillna("").str.strip())
         rows = table.index.to_numpy() + 2  # the header is row 1
-        problems = [f"row {row}, column term: empty term" for row in rows[table["term"].eq("")]]
+        empty = ~table["term"].str.contains(r"\w", regex=True)  # no letter or digit: matches all
+        problems = [f"row {row}, column term: empty term" for row in rows[empty.to_numpy()]]
         bad_lang = ~table["language"].isin(LANGUAGES)
         for row, lang in zip(
             rows[bad_lang.to_numpy()], table.loc[bad_lang, "language"], strict=True
@@ -130,7 +131,8 @@ class Vocabulary:
             order = tuple(allowed)
             unknown = ~table["value"].isin(order)
             for row, val in zip(rows[unknown.to_numpy()], table.loc[unknown, "value"], strict=True):
-                problems.append(f"row {row}: {val!r} is not a known value")
+                where = "column " + "/".join(columns)
+                problems.append(f"row {row}, {where}: {val!r} is not a known value")
         else:
             order = tuple(dict.fromkeys(table["value"]))
         if problems:
@@ -195,6 +197,10 @@ def join_flags(flags: pd.DataFrame, sep: str = ";") -> pd.Series:
     return joined.mask(joined == "")
 
 
+def _missing(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
 def first_found(found: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """For each row, the first column (in column order) with a match, and the match.
 
@@ -204,6 +210,8 @@ def first_found(found: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         Two string Series: the column name and the matched words; missing where no
         column matched.
     """
+    if found.shape[1] == 0:
+        return _missing(found.index), _missing(found.index)
     hit = found.notna().to_numpy()
     any_hit = hit.any(axis=1)
     first = hit.argmax(axis=1)
