@@ -34,6 +34,7 @@ import pandas as pd
 from atmp_analysis.choices import mask_to_labels
 from atmp_analysis.config import RULES_DIR, VOCAB_DIR
 from atmp_analysis.derive import coded, derive_columns, platform_table, text
+from atmp_analysis.distinct import on_distinct
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.terms import Vocabulary, join_flags
 
@@ -741,15 +742,70 @@ def classify_projects(projects: pd.DataFrame, instrument: Instrument | None = No
     """
     inst = instrument or Instrument.default()
     out = derive_columns(projects, inst)
-    facts, contradicts = establish_facts(out, inst)
-    decision = decide(facts)
-    out["atmp_class"] = decision.atmp_class
-    out["atmp_class_reason"] = decision.reason
-    out["atmp_class_rule"] = decision.rule
-    out["atmp_class_missing"] = decision.missing
-    out["atmp_class_evidence"] = decision.evidence
+    decided = on_distinct(out, CLASS_INPUTS, lambda rows: _classify_rows(rows, inst))
+    for column in CLASS_COLUMNS:
+        out[column] = decided[column].astype("string")
     conflicts = out["conflicts"] if "conflicts" in out else _na(out.index)
-    out["conflicts"] = _add_conflicts(conflicts, contradicts)
+    flags = {q: decided[f"contradicts {q}"].astype(bool) for q in CONTRADICTED}
+    out["conflicts"] = _add_conflicts(conflicts, flags)
+    return out
+
+
+#: The answers the class depends on: questions of the product, and the free text.
+CLASS_INPUTS = [
+    "therapy_type",
+    "rna_dna",
+    "gene_effect",
+    "infect_vaccine",
+    "contains_cells",
+    "cell_type",
+    "manipulation",
+    "same_function",
+    "intended_action",
+    "device",
+    "gene_tech",
+    "delivery",
+    "ther_area_code",
+    "ther_area",
+    "proj_description",
+    "gene_tech_other",
+    "cell_type_other",
+    "disease",
+]
+CLASS_COLUMNS = [
+    "atmp_class",
+    "atmp_class_reason",
+    "atmp_class_rule",
+    "atmp_class_missing",
+    "atmp_class_evidence",
+]
+#: Questions whose explicit answer the free text may contradict.
+CONTRADICTED = [
+    "rna_dna",
+    "gene_effect",
+    "infect_vaccine",
+    "contains_cells",
+    "manipulation",
+    "device",
+]
+
+
+def _classify_rows(rows: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """The class columns and contradiction flags of each row of ``rows``."""
+    facts, contradicts = establish_facts(rows, instrument)
+    decision = decide(facts)
+    out = pd.DataFrame(
+        {
+            "atmp_class": decision.atmp_class,
+            "atmp_class_reason": decision.reason,
+            "atmp_class_rule": decision.rule,
+            "atmp_class_missing": decision.missing,
+            "atmp_class_evidence": decision.evidence,
+        },
+        index=rows.index,
+    )
+    for question in CONTRADICTED:
+        out[f"contradicts {question}"] = contradicts[question].to_numpy(dtype=bool)
     return out
 
 

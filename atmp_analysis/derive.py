@@ -26,6 +26,7 @@ import pandas as pd
 
 from atmp_analysis.choices import mask_has
 from atmp_analysis.config import REFERENCE_DIR, VOCAB_DIR
+from atmp_analysis.distinct import on_distinct
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.terms import Vocabulary, first_found, join_flags
 
@@ -306,18 +307,46 @@ def derive_columns(projects: pd.DataFrame, instrument: Instrument | None = None)
     out = projects.copy()
     for field in ("cell_origin", "rare_disease", "support_horizon", "ther_area", "support_needs"):
         out[f"{field}_code"] = coded(out, field)
-    out["platforms"], platforms_text, unknown_platforms = platforms(out)
     out["cell_origin"] = _label(out, "cell_origin")
     out["rare_disease"] = _label(out, "rare_disease")
     out["support_horizon"] = _label(out, "support_horizon")
-    out["ther_area"], area_text, unknown_area = therapeutic_area(out, instrument)
     stage = out["stage_code"] if "stage_code" in out else out["stage"]
     out["stage_code"] = stage.astype("Int64")
     out["stage"] = out["stage_code"].map(instrument["stage"].choices).astype("string")
     trl = dict(stage_trl()[["stage_code", "trl"]].to_numpy())
     out["trl"] = out["stage_code"].map(trl).astype("Int64")
+    read = on_distinct(out, TEXT_INPUTS, lambda rows: _read_text(rows, instrument))
+    for column in read.columns:
+        out[column] = read[column]
+    return out
+
+
+#: The answers the text-reading columns depend on (codes, and the free text).
+TEXT_INPUTS = [
+    "gene_tech",
+    "cell_type",
+    "device",
+    "rna_dna",
+    "contains_cells",
+    "gene_tech_other",
+    "cell_type_other",
+    "proj_description",
+    "ther_area_code",
+    "ther_area_other",
+    "disease",
+    "support_needs_code",
+    "support_other",
+    "bottleneck",
+]
+
+
+def _read_text(rows: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Platforms, area, needs, themes, text evidence and unrecognised fields of ``rows``."""
+    out = pd.DataFrame(index=rows.index)
+    out["platforms"], platforms_text, unknown_platforms = platforms(rows)
+    out["ther_area"], area_text, unknown_area = therapeutic_area(rows, instrument)
     out["support_needs"], out["bottleneck_themes"], needs_text, unknown_needs = needs_and_themes(
-        out, instrument
+        rows, instrument
     )
     out["text_evidence"] = _cat(
         [
