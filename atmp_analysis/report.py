@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from atmp_analysis.atomic import atomic_write
+from atmp_analysis.classify import CLASSES
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;
@@ -73,6 +74,7 @@ def render(
         "duplicate submissions were set aside (they remain in responses.csv)."
     )
     conflicts = int(p["conflicts"].notna().sum())
+    classes = p["atmp_class"].value_counts().reindex(list(CLASSES)).dropna().astype(int)
     waves = ", ".join(str(w) for w in sorted(projects["wave"].unique()))
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -81,20 +83,36 @@ def render(
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(centre)}: ATMP pipeline survey {wave}</h1>",
         f"<p>{summary}</p>",
+        "<h2>EU legal class</h2>",
+        _table(classes, f"Table 1. Projects by likely ATMP class, {wave}", "Class"),
+        "<p class='note'>The class each project's answers point to under Regulation (EC) "
+        "No 1394/2007 Art. 2 and Directive 2001/83/EC Annex I Part IV, with its rule path in "
+        "projects.csv (atmp_class_reason). It is advice, not a verdict: the EMA's Committee "
+        "for Advanced Therapies gives the classification.</p>",
         "<h2>Development stage</h2>",
-        _table(stage, f"Table 1. Projects by development stage, {wave}", "Stage"),
+        _table(stage, f"Table 2. Projects by development stage, {wave}", "Stage"),
         "<h2>Platforms</h2>",
         _table(
             _explode(p["platforms"]),
-            f"Table 2. Projects by platform, {wave} (a project may use several)",
+            f"Table 3. Projects by platform, {wave} (a project may use several)",
             "Platform",
         ),
         "<h2>Therapeutic area</h2>",
         _table(
-            p["ther_area"].value_counts(), f"Table 3. Projects by therapeutic area, {wave}", "Area"
+            p["ther_area"].value_counts(), f"Table 4. Projects by therapeutic area, {wave}", "Area"
         ),
         "<h2>Support needs</h2>",
-        _table(_explode(p["support_needs"]), f"Table 4. Support needs, {wave}", "Need"),
+        _table(
+            _explode(p["support_needs"]),
+            f"Table 5. Support needs, {wave} (ticked, or named in the free text)",
+            "Need",
+        ),
+        "<h2>Bottlenecks</h2>",
+        _table(
+            _explode(p["bottleneck_themes"]),
+            f"Table 6. Themes of the biggest bottleneck, {wave}",
+            "Theme",
+        ),
         "<h2>Data quality</h2>",
         f"<p>{conflicts} of {len(p)} projects had respondents who disagreed on at least one "
         f"answer (the lead's answer, else the majority, was used). "

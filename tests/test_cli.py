@@ -173,8 +173,11 @@ def test_build_writes_processed_tables_and_a_page(tmp_path, key_file):
     assert "<strong>25 projects</strong>" in page  # the latest wave, 2024
     assert "47 people answered 57 forms" in page  # the test submitter is not a person
     assert "1 cell was flagged" in page
+    classes = page.split("Projects by likely ATMP class, 2024", 1)[1].split("</table>", 1)[0]
+    cells = [c.split(">")[-1] for c in classes.split("</td>")[:-1]]
+    assert cells == ["GTMP", "14", "sCTMP", "4", "TEP", "6", "cATMP", "1"]
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
-    for name in ("responses.csv", "projects.csv", "data_quality.csv"):
+    for name in ("responses.csv", "projects.csv", "data_quality.csv", "unrecognised_values.csv"):
         assert (tmp_path / "processed" / name).is_file()
         assert (tmp_path / "reports" / "tables" / name).is_file()
 
