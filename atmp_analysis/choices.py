@@ -26,6 +26,42 @@ UNCHECKED = {"0", "0.0", "unchecked", "false", "no", ""}
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "–": "-", "—": "-"})
 
 
+def factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Factorise answers as text, for work once per distinct answer.
+
+    Parameters
+    ----------
+    values
+        Answers of any dtype; they are compared as text (``astype("string")``).
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        Position of each answer in ``uniques``, ``-1`` where missing.
+    uniques : pandas.Series
+        The distinct non-missing answers in order of appearance, ``string`` dtype, on a
+        ``RangeIndex``.
+
+    Notes
+    -----
+    The text's object array is factorised rather than the string array, which takes a
+    slower path through pandas' hash table for the same result.
+    """
+    text = np.asarray(values.astype("string").array, dtype=object)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    return codes, pd.Series(uniques, dtype="string")
+
+
+def spread(per_unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Give each row the value of ``per_unique`` at its code (missing where ``-1``).
+
+    The inverse of :func:`factorize_text`: ``spread(uniques, *factorize_text(v), v.index)``
+    gives ``v`` back as ``string``. ``per_unique`` must have an extension (nullable) dtype,
+    which can hold missing values.
+    """
+    return pd.Series(per_unique.array.take(codes, allow_fill=True), index=index, copy=False)
+
+
 def normalise_label(text: pd.Series) -> pd.Series:
     """Fold a choice label for matching: case, white space, quotes and dashes."""
     s = text.astype("string").str.translate(_QUOTES).str.casefold()
@@ -61,17 +97,15 @@ def decode_single(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series
         ``True`` where a non-blank answer is neither a code nor a label of ``field``.
     """
     # work on the distinct answers only (a column holds a handful), then spread them back
-    positions, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    folded = normalise_label(pd.Series(uniques, dtype="string"))
+    positions, uniques = factorize_text(values)
+    folded = normalise_label(uniques)
     folded = folded.mask(folded == "")
-    unique_codes = folded.map(label_lookup(field)).astype("Int64").to_numpy()
-    unique_invalid = (folded.notna() & pd.Series(unique_codes).isna()).to_numpy(dtype=bool)
-    known = positions >= 0
-    codes = pd.Series(pd.NA, index=values.index, dtype="Int64")
-    codes[known] = unique_codes[positions[known]]
-    invalid = pd.Series(False, index=values.index)
-    invalid[known] = unique_invalid[positions[known]]
-    return codes, invalid.astype(bool)
+    unique_codes = folded.map(label_lookup(field)).astype("Int64")
+    # one more entry, for the missing answers (position -1)
+    unique_invalid = np.append((folded.notna() & unique_codes.isna()).to_numpy(dtype=bool), False)
+    codes = spread(unique_codes, positions, values.index)
+    invalid = pd.Series(unique_invalid[positions], index=values.index)
+    return codes, invalid
 
 
 def mask_from_indicators(frame: pd.DataFrame, field: Field) -> tuple[pd.Series, pd.DataFrame]:
@@ -92,17 +126,13 @@ def mask_from_indicators(frame: pd.DataFrame, field: Field) -> tuple[pd.Series, 
         column = f"{field.name}___{code}"
         if column not in frame.columns:
             continue
-        positions, uniques = pd.factorize(frame[column].astype("string"), use_na_sentinel=True)
-        folded = pd.Series(uniques, dtype="string").str.strip().str.casefold()
-        unique_ticked = folded.isin(CHECKED).to_numpy(dtype=bool)
-        unique_bad = ~(unique_ticked | folded.isin(UNCHECKED).to_numpy(dtype=bool))
-        known = positions >= 0
-        ticked = np.zeros(len(frame), dtype=bool)
-        ticked[known] = unique_ticked[positions[known]]
-        bad = np.zeros(len(frame), dtype=bool)
-        bad[known] = unique_bad[positions[known]]
-        invalid[column] = pd.Series(bad, index=frame.index)
-        mask |= ticked.astype(np.int64) << code
+        positions, uniques = factorize_text(frame[column])
+        folded = uniques.str.strip().str.casefold()
+        ticked = folded.isin(CHECKED).to_numpy(dtype=bool)
+        bad = ~(ticked | folded.isin(UNCHECKED).to_numpy(dtype=bool))
+        # one more entry, for the missing cells (position -1): neither ticked nor bad
+        invalid[column] = pd.Series(np.append(bad, False)[positions], index=frame.index)
+        mask |= np.append(ticked, False)[positions].astype(np.int64) << code
     result = pd.Series(mask, index=frame.index, dtype="Int64").mask(mask == 0)
     return result, pd.DataFrame(invalid, index=frame.index)
 

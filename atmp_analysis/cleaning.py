@@ -15,7 +15,13 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from atmp_analysis.choices import decode_single, mask_from_indicators, mask_from_joined
+from atmp_analysis.choices import (
+    decode_single,
+    factorize_text,
+    mask_from_indicators,
+    mask_from_joined,
+    spread,
+)
 from atmp_analysis.config import VOCAB_DIR
 from atmp_analysis.errors import Problem, ProblemList, SurveyError
 from atmp_analysis.instrument import Instrument
@@ -157,8 +163,7 @@ def decode_answers(
             columns[field.name] = codes
         else:
             if field.name in raw.columns:
-                text = raw[field.name].astype("string").str.strip()
-                columns[field.name] = text.mask(text == "")
+                columns[field.name] = _stripped(raw[field.name])
             else:
                 columns.setdefault(field.name, pd.Series(pd.NA, index=raw.index, dtype="string"))
     # "Other" text typed into a Forms multi-select fills the other-question when it is blank
@@ -175,6 +180,13 @@ def decode_answers(
             errors,
         )
     return _with_problems(out, problems)
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Free text without surrounding white space, blank as missing; per distinct answer."""
+    codes, uniques = factorize_text(values)
+    text = uniques.str.strip()
+    return spread(text.mask(text == ""), codes, values.index)
 
 
 def _other_code(field) -> int | None:
@@ -197,7 +209,7 @@ def assign_wave(responses: pd.DataFrame, wave: int | None = None) -> pd.DataFram
     SurveyError
         When no wave is given and the export has no timestamps.
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)  # copy-on-write: the input stays as it is
     if wave is None:
         years = out["submitted"].dt.year.dropna()
         if years.empty:
@@ -218,7 +230,7 @@ def parse_numbers(responses: pd.DataFrame) -> pd.DataFrame:
     is reported as a warning. ``fih_year`` phrases relative to now ("om 3-4 år") count from
     the wave year. ``proj_start_year`` outside 1990–2100 is blanked with a warning.
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)  # copy-on-write: the input stays as it is
     problems: list[Problem] = []
     parsers = {
         "year": lambda s: parse_year(s, out["wave"]),
@@ -243,7 +255,8 @@ def parse_numbers(responses: pd.DataFrame) -> pd.DataFrame:
             }[kind],
             "warning",
         )
-    start = pd.to_numeric(out["proj_start_year"], errors="coerce")
+    codes, uniques = factorize_text(out["proj_start_year"])
+    start = spread(pd.to_numeric(uniques, errors="coerce"), codes, out.index)
     bad = out["proj_start_year"].notna() & ~start.between(*YEAR_RANGE)
     problems += _cell_problems(
         responses,
@@ -293,7 +306,7 @@ def screen(responses: pd.DataFrame) -> pd.DataFrame:
     Duplicate submissions are found later, when responses are grouped into projects
     (:func:`atmp_analysis.projects.assign_projects`).
     """
-    out = responses.copy()
+    out = responses.copy(deep=False)  # copy-on-write: the input stays as it is
     identifies = out[["proj_acronym", "proj_title", "proj_lead"]].notna().any(axis=1)
     status = np.select(
         [

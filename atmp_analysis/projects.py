@@ -18,6 +18,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from atmp_analysis.choices import factorize_text
 from atmp_analysis.config import VOCAB_DIR
 from atmp_analysis.instrument import DONT_KNOW, Instrument
 from atmp_analysis.pseudonym import pseudonymise
@@ -67,20 +68,6 @@ def _replace_where(text: pd.Series, where: pd.Series, pattern: str, repl: str) -
     out = text.copy()
     out[rows] = text[rows].str.replace(pattern, repl, regex=True)
     return out
-
-
-def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Factorise text into codes (``-1`` for missing) and its distinct values.
-
-    Returns
-    -------
-    codes : numpy.ndarray
-        Position of each value in ``uniques``; ``-1`` where missing.
-    uniques : pandas.Series
-        The distinct non-missing values, ``string`` dtype, on a ``RangeIndex``.
-    """
-    codes, uniques = pd.factorize(values.astype("string"))
-    return codes, pd.Series(uniques, dtype="string")
 
 
 def _spread(per_unique: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFrame:
@@ -148,7 +135,7 @@ def name_parts(names: pd.Series) -> pd.DataFrame:
         ``surname``, ``initial`` and ``full`` (the folded name), ``string`` dtype, on the
         index of ``names``. Each distinct name is worked out once.
     """
-    codes, uniques = _distinct(names)
+    codes, uniques = factorize_text(names)
     return _spread(_name_parts_distinct(uniques), codes, names.index)
 
 
@@ -164,7 +151,7 @@ def _acronym_parts_distinct(acronyms: pd.Series) -> pd.DataFrame:
 
 def acronym_key(acronyms: pd.Series) -> pd.Series:
     """Fold an acronym to letters and digits: "STEM-PD", "Stem PD project" → "stempd"."""
-    codes, uniques = _distinct(acronyms)
+    codes, uniques = factorize_text(acronyms)
     key = _spread(_acronym_parts_distinct(uniques), codes, acronyms.index)["acronym"]
     return key.rename(acronyms.name)
 
@@ -176,7 +163,7 @@ def _title_key_distinct(titles: pd.Series) -> pd.DataFrame:
 
 def title_key(titles: pd.Series) -> pd.Series:
     """Fold a title to lower-case words for fuzzy comparison."""
-    codes, uniques = _distinct(titles)
+    codes, uniques = factorize_text(titles)
     key = _spread(_title_key_distinct(uniques), codes, titles.index)["title"]
     return key.rename(titles.name)
 
@@ -255,7 +242,7 @@ def _match_keys(responses: pd.DataFrame) -> pd.DataFrame:
     title is worked out once.
     """
     lead = name_parts(responses["proj_lead"])
-    codes, uniques = _distinct(responses["proj_acronym"])
+    codes, uniques = factorize_text(responses["proj_acronym"])
     acronym = _spread(_acronym_parts_distinct(uniques), codes, responses.index)
     return pd.DataFrame(
         {

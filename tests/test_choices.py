@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from atmp_analysis.choices import (
     codes_to_mask,
     decode_single,
+    factorize_text,
     label_lookup,
     mask_from_indicators,
     mask_from_joined,
@@ -18,6 +19,7 @@ from atmp_analysis.choices import (
     mask_to_codes,
     mask_to_labels,
     normalise_label,
+    spread,
 )
 from atmp_analysis.instrument import Instrument
 
@@ -28,6 +30,31 @@ CUTTING = "Cutting, grinding or shaping"
 
 def text(values: list[object]) -> pd.Series:
     return pd.Series(values, dtype="string")
+
+
+# -- factorize_text / spread -----------------------------------------------------------------
+
+
+def test_factorize_text_codes_in_order_of_appearance_and_missing_as_minus_one():
+    codes, uniques = factorize_text(text(["b", None, "a", "b", pd.NA]))
+    assert codes.tolist() == [0, -1, 1, 0, -1]
+    assert uniques.tolist() == ["b", "a"]
+    assert uniques.dtype == "string"
+    assert uniques.index.equals(pd.RangeIndex(2))
+
+
+def test_factorize_text_compares_other_dtypes_as_text():
+    codes, uniques = factorize_text(pd.Series([1, 2, 1, None], dtype="Int64"))
+    assert codes.tolist() == [0, 1, 0, -1]
+    assert uniques.tolist() == ["1", "2"]
+
+
+@settings(max_examples=50)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "a", "B", "ä"])), max_size=20))
+def test_spread_gives_the_factorised_values_back(values):
+    series = pd.Series(values, index=np.arange(len(values)) * 3, dtype="string")
+    codes, uniques = factorize_text(series)
+    pd.testing.assert_series_equal(spread(uniques, codes, series.index), series)
 
 
 # -- normalise_label / label_lookup -----------------------------------------------------------
