@@ -98,7 +98,11 @@ def test_every_demo_project_gets_the_class_it_was_written_for(tmp_path, key_file
     expected = projects["acronym"].map(intended)
     assert expected.notna().all()
     assert (projects["atmp_class"] == expected).all(), projects[["acronym", "atmp_class"]]
-    assert (tmp_path / "unrecognised_values.csv").exists()
+    # DC-GBM's lead answered "Don't know" to the intended action: the description settles it
+    dc = projects.set_index("acronym").loc["DC-GBM"]
+    assert 'from the description ("anti-tumour")' in dc["atmp_class_reason"]
+    unrecognised = pd.read_csv(tmp_path / "unrecognised_values.csv")
+    assert unrecognised[["acronym", "field"]].values.tolist() == [["CAR-TREG", "support_other"]]
 
 
 def test_classify_logs_the_classes_per_wave(tmp_path, key_file, caplog):
