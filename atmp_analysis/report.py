@@ -14,6 +14,7 @@ import pandas as pd
 
 from atmp_analysis.atomic import atomic_write
 from atmp_analysis.classify import CLASSES
+from atmp_analysis.derive import unrecognised_values
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;
@@ -39,6 +40,10 @@ def _table(counts: pd.Series, caption: str, label: str) -> str:
 
 def _cells(n: int) -> str:
     return "1 cell was" if n == 1 else f"{n} cells were"
+
+
+def _answers(n: int) -> str:
+    return "1 answer" if n == 1 else f"{n} answers"
 
 
 def _explode(column: pd.Series) -> pd.Series:
@@ -116,7 +121,9 @@ def render(
         "<h2>Data quality</h2>",
         f"<p>{conflicts} of {len(p)} projects had respondents who disagreed on at least one "
         f"answer (the lead's answer, else the majority, was used). "
-        f"{_cells(len(quality))} flagged while reading the exports (see data_quality.csv).</p>",
+        f"{_cells(len(quality))} flagged while reading the exports (see data_quality.csv). "
+        f"{_answers(len(unrecognised_values(p)))} of free text matched no vocabulary term "
+        "(see unrecognised_values.csv).</p>",
         f"<p class='note'>Survey waves in the data: {html.escape(waves)}. Generated "
         f"{generated:%Y-%m-%d %H:%M} UTC by atmp-analysis. Respondents and projects are "
         "pseudonymised; no names or e-mail addresses are shown.</p>",

@@ -177,6 +177,7 @@ def test_build_writes_processed_tables_and_a_page(tmp_path, key_file):
     assert "<strong>25 projects</strong>" in page  # the latest wave, 2024
     assert "47 people answered 57 forms" in page  # the test submitter is not a person
     assert "1 cell was flagged" in page
+    assert "1 answer of free text matched no vocabulary term" in page
     classes = page.split("Projects by likely ATMP class, 2024", 1)[1].split("</table>", 1)[0]
     cells = [c.split(">")[-1] for c in classes.split("</td>")[:-1]]
     assert cells == ["GTMP", "14", "sCTMP", "4", "TEP", "6", "cATMP", "1"]
