@@ -33,10 +33,16 @@ import pandas as pd
 
 from atmp_analysis.choices import mask_to_labels
 from atmp_analysis.config import RULES_DIR, VOCAB_DIR
-from atmp_analysis.derive import coded, derive_columns, platform_table, text
+from atmp_analysis.derive import (
+    coded,
+    derive_columns,
+    platform_table,
+    platform_vocabulary,
+    text,
+)
 from atmp_analysis.distinct import on_distinct
 from atmp_analysis.instrument import Instrument
-from atmp_analysis.terms import Vocabulary, join_flags
+from atmp_analysis.terms import Vocabulary, join_flags, join_present
 
 __all__ = ["CLASSES", "classify_projects", "establish_facts", "explain", "rules"]
 
@@ -151,13 +157,6 @@ def load_rules(directory: Path) -> Rules:
 
 
 @cache
-def platform_vocabulary() -> Vocabulary:
-    """Vectors, editing tools, cell types and devices in free text, as platforms."""
-    order = list(dict.fromkeys(platform_table()["platform"]))
-    return Vocabulary.from_csv(VOCAB_DIR / "platform_terms.csv", "platform", allowed=order)
-
-
-@cache
 def evidence_vocabulary() -> Vocabulary:
     """Terms that can settle a fact when its answer is missing (``fact=value``)."""
     return Vocabulary.from_csv(VOCAB_DIR / "class_evidence.csv", ("fact", "value"))
@@ -204,14 +203,6 @@ def _labels(mask: pd.Series, codes: tuple[int, ...], field_: str, inst: Instrume
     kept = pd.Series(mask.fillna(0).to_numpy(dtype=np.int64) & _bits(codes), index=mask.index)
     labels = mask_to_labels(kept.astype("Int64").mask(kept == 0), inst[field_], ", ")
     return labels.str.lower()
-
-
-def _cat(parts: list[pd.Series], sep: str) -> pd.Series:
-    """Join the present parts of each row with ``sep`` (missing parts are skipped)."""
-    out = parts[0] if parts else pd.Series(dtype="string")
-    for part in parts[1:]:
-        out = (out + sep + part).fillna(out).fillna(part)
-    return out
 
 
 class _Found:
@@ -661,7 +652,7 @@ def decide(facts: dict[str, Fact], table: Rules | None = None) -> Decision:
             continue
         parts = [facts[f].phrase.where(rows) for j, f in enumerate(FACTS) if constrains[r, j]]
         row = rule_table.iloc[r]
-        words = _cat(parts, ", ") + " → " + row["conclusion"] + " (" + row["citation"] + ")"
+        words = join_present(parts, ", ") + " → " + row["conclusion"] + " (" + row["citation"] + ")"
         reasons = reasons.mask(rows, words)
         rule_ids = rule_ids.mask(rows, row["rule"])
         unneeded |= rows.to_numpy()[:, None] & constrains[r][None, :] & unknown
@@ -686,7 +677,7 @@ def decide(facts: dict[str, Fact], table: Rules | None = None) -> Decision:
         not_needed.notna(),
         reasons + "; not answered, but either answer gives the same class: " + not_needed,
     )
-    used = _cat(
+    used = join_present(
         [(f + ": " + facts[f].source).where(facts[f].source != "") for f in FACTS],
         "; ",
     )
@@ -713,7 +704,7 @@ def _open_questions(
 def _add_conflicts(existing: pd.Series, flags: dict[str, pd.Series]) -> pd.Series:
     """``existing`` ``;``-joined names plus the flagged ones, each name once."""
     added = join_flags(pd.DataFrame(flags, index=existing.index))
-    combined = _cat([existing.astype("string"), added], ";")
+    combined = join_present([existing.astype("string"), added], ";")
     codes, uniques = pd.factorize(combined)
     deduped = [";".join(dict.fromkeys(u.split(";"))) for u in uniques]  # per distinct value
     out = np.append(np.asarray(deduped, dtype=object), None)[codes]

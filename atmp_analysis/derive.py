@@ -28,7 +28,7 @@ from atmp_analysis.choices import mask_has
 from atmp_analysis.config import REFERENCE_DIR, VOCAB_DIR
 from atmp_analysis.distinct import on_distinct
 from atmp_analysis.instrument import Instrument
-from atmp_analysis.terms import Vocabulary, first_found, join_flags
+from atmp_analysis.terms import Vocabulary, first_found, join_flags, join_present
 
 #: Free-text fields whose unrecognised values are listed, with what became of them.
 UNRECOGNISED_OUTCOME = {
@@ -72,7 +72,8 @@ def bottleneck_themes() -> pd.DataFrame:
 
 
 @cache
-def _platform_terms() -> Vocabulary:
+def platform_vocabulary() -> Vocabulary:
+    """Vectors, editing tools, cell types and devices in free text, as platforms."""
     order = list(dict.fromkeys(platform_table()["platform"]))
     return Vocabulary.from_csv(VOCAB_DIR / "platform_terms.csv", "platform", allowed=order)
 
@@ -124,14 +125,6 @@ def _evidence(name: str, values: pd.Series, quoted: pd.Series) -> pd.Series:
     return name + ": " + values + " (" + quoted + ")"
 
 
-def _cat(parts: list[pd.Series], sep: str) -> pd.Series:
-    """Join the present parts of each row with ``sep`` (missing parts are skipped)."""
-    out = parts[0]
-    for part in parts[1:]:
-        out = (out + sep + part).fillna(out).fillna(part)
-    return out
-
-
 def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The ``;``-joined platforms of each project, and what text contributed.
 
@@ -156,7 +149,7 @@ def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
             else mask_has(column, row.code)
         )
         flags[row.platform] = flags[row.platform] | hit
-    vocabulary = _platform_terms()
+    vocabulary = platform_vocabulary()
     kind = {p: f for f, p in zip(table["field"], table["platform"], strict=True)}
     gene_kind = [p for p in order if kind[p] == "gene_tech"]
     cell_kind = [p for p in order if kind[p] == "cell_type"]
@@ -196,7 +189,7 @@ def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     # a cell type named under "Other" and recognised is counted as what it is
     flags["other cell"] = flags["other cell"] & ~(only_other & _only_other_cell(projects))
     joined = join_flags(pd.DataFrame(flags))
-    from_text = _cat(added, ", ")
+    from_text = join_present(added, ", ")
     unrecognised = pd.DataFrame(
         {
             "gene_tech_other": other_gene.notna() & gene_found.isna().all(axis=1),
@@ -283,7 +276,7 @@ def needs_and_themes(projects: pd.DataFrame, instrument: Instrument) -> tuple[pd
     needs = join_flags(pd.DataFrame(flags))
     themes_found = _theme_terms().find(bottleneck).notna()
     themes = join_flags(themes_found[list(bottleneck_themes()["theme"])])
-    from_text = _cat(added, ", ")
+    from_text = join_present(added, ", ")
     unrecognised = pd.DataFrame(
         {
             "support_other": (other.notna() & ~recognised_other).fillna(False),
@@ -348,7 +341,7 @@ def _read_text(rows: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     out["support_needs"], out["bottleneck_themes"], needs_text, unknown_needs = needs_and_themes(
         rows, instrument
     )
-    out["text_evidence"] = _cat(
+    out["text_evidence"] = join_present(
         [
             "platforms: " + platforms_text,
             area_text,

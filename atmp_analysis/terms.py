@@ -201,6 +201,20 @@ def _missing(index: pd.Index) -> pd.Series:
     return pd.Series(pd.NA, index=index, dtype="string")
 
 
+def join_present(parts: list[pd.Series], sep: str) -> pd.Series:
+    """Join the present parts of each row with ``sep``; missing parts are skipped.
+
+    >>> a = pd.Series(["x", None, None], dtype="string")
+    >>> b = pd.Series(["y", "z", None], dtype="string")
+    >>> join_present([a, b], ", ").tolist()
+    ['x, y', 'z', <NA>]
+    """
+    out = parts[0] if parts else pd.Series(dtype="string")
+    for part in parts[1:]:
+        out = (out + sep + part).fillna(out).fillna(part)
+    return out
+
+
 def first_found(found: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """For each row, the first column (in column order) with a match, and the match.
 
