@@ -14,8 +14,10 @@ decision table over seven facts (``data/rules/README.md`` explains it), and this
    and the reason says the missing answer did not matter; if not, the result is
    ``undetermined`` and the reason names the missing answers.
 
-    >>> projects = classify_projects(merged)          # atmp_class, atmp_class_reason, …
-    >>> print(explain(projects, "P0123456789ab"))     # the whole path of one project
+In a notebook::
+
+    projects = classify_projects(merged)          # atmp_class, atmp_class_reason, …
+    print(explain(projects, "P0123456789ab"))     # the whole path of one project
 
 The class is advice with its rule path shown, never a verdict: the EMA's Committee for
 Advanced Therapies gives the binding-in-practice classification (Reg. 1394/2007 Art. 17).
