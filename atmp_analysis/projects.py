@@ -386,6 +386,76 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     return out
 
 
+def _runs(sorted_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal group numbers in a sorted array of them.
+
+    Returns
+    -------
+    run, label : numpy.ndarray
+        The run (``0, 1, ...``) of each row, and the group number of each run.
+    """
+    if not len(sorted_groups):
+        return np.empty(0, dtype=np.int64), sorted_groups[:0]
+    new = np.r_[True, sorted_groups[1:] != sorted_groups[:-1]]
+    return np.cumsum(new) - 1, sorted_groups[new]
+
+
+def _first_valid(valid: np.ndarray, run: np.ndarray, n_runs: int) -> np.ndarray:
+    """Per run, the position of its first valid row, else ``-1``."""
+    rows = np.flatnonzero(valid)
+    first = np.full(n_runs, -1, dtype=np.int64)
+    if len(rows):
+        of_row = run[rows]
+        lead = np.r_[True, of_row[1:] != of_row[:-1]]
+        first[of_row[lead]] = rows[lead]
+    return first
+
+
+def _any(flags: np.ndarray, run: np.ndarray, n_runs: int) -> np.ndarray:
+    """Per run, whether any of its rows is flagged."""
+    out = np.zeros(n_runs, dtype=bool)
+    out[run[flags]] = True
+    return out
+
+
+def _disagree(codes: np.ndarray, run: np.ndarray, n_runs: int) -> np.ndarray:
+    """Per run, whether its rows hold more than one distinct code (``-1``, missing, aside)."""
+    valid = codes >= 0
+    first = _first_valid(valid, run, n_runs)
+    first_code = np.where(first >= 0, codes[first], -1) if len(codes) else first
+    return _any(valid & (codes != first_code[run]), run, n_runs)
+
+
+def _majority(codes: np.ndarray, group_of_row: np.ndarray, rows: np.ndarray) -> tuple:
+    """Per group, the code most rows among ``rows`` hold; ties go to the earliest row.
+
+    Parameters
+    ----------
+    codes
+        A code per row (``-1`` for missing), rows in order of preference.
+    group_of_row
+        The group (``0..n-1``) of each row.
+    rows
+        The rows that vote (positions, ascending), all with a code.
+
+    Returns
+    -------
+    groups, winners : numpy.ndarray
+        The groups with a vote, and the winning code of each.
+    """
+    order = np.lexsort((rows, codes[rows], group_of_row[rows]))
+    voted = rows[order]
+    group, code = group_of_row[voted], codes[voted]
+    new = np.r_[True, (group[1:] != group[:-1]) | (code[1:] != code[:-1])]
+    runs = np.flatnonzero(new)
+    count = np.diff(np.r_[runs, len(voted)])
+    first = voted[runs]  # the earliest row of each (group, code): rows ascend within a run
+    group, code = group[runs], code[runs]
+    best = np.lexsort((first, -count, group))
+    best = best[np.r_[True, group[best][1:] != group[best][:-1]]]
+    return group[best], code[best]
+
+
 def merge_preferred(
     values: pd.DataFrame,
     responses: pd.DataFrame,
@@ -402,7 +472,7 @@ def merge_preferred(
         The answers, aligned with ``responses`` (which supplies ``resp_role``,
         ``submitted`` and ``source_row`` for the order of preference).
     group
-        The group of each row.
+        The group (an integer) of each row.
     majority
         Columns decided by majority when the lead did not answer (ties: the most recent
         answer). Other columns take the lead's answer, else the most recent.
@@ -413,39 +483,48 @@ def merge_preferred(
     Returns
     -------
     pandas.DataFrame
-        One row per group (index: group), one column per column of ``values``.
+        One row per group (index: group, ascending), one column per column of ``values``,
+        of the same dtype.
+
+    Notes
+    -----
+    The rows are sorted once, by group and then in order of preference; every column is
+    then factorised and reduced over the runs of its groups with numpy.
     """
     order = _preference_order(responses, group)
-    ordered = values.iloc[order].copy()
     g = group.to_numpy()[order]
-    known = ordered.copy()
-    for column in dont_know:
-        known[column] = known[column].mask(known[column] == DONT_KNOW)
-    result = known.groupby(g, sort=True).first()
-    for column in dont_know:  # only "Don't know" answers: keep it
-        any_dk = (ordered[column] == DONT_KNOW).fillna(False).groupby(g, sort=True).any()
-        result[column] = result[column].mask(result[column].isna() & any_dk, DONT_KNOW)
+    group_of_row, labels = _runs(g)
+    n_groups = len(labels)
     is_lead = (responses["resp_role"] == LEAD_ROLE).fillna(False).to_numpy(dtype=bool)[order]
-    lead_answered = known[majority].notna() & is_lead[:, None]
-    lead_answered = lead_answered.groupby(g, sort=True).any()
-    for column in majority:
-        col = known[column]
-        codes, uniques = pd.factorize(col)
-        frame = pd.DataFrame({"g": g, "code": codes, "pos": np.arange(len(g))})
-        frame = frame[frame["code"] >= 0]
-        multi = frame.groupby("g")["code"].transform("nunique") > 1
-        frame = frame[multi.to_numpy()]
-        frame = frame[~lead_answered[column].reindex(frame["g"]).to_numpy(dtype=bool)]
-        if frame.empty:
+    merged = {}
+    for position, column in enumerate(values.columns):
+        ordered = values.iloc[order, position]
+        known = ordered.mask(ordered == DONT_KNOW) if column in dont_know else ordered
+        if column in majority:
+            codes, uniques = pd.factorize(known)
+            valid = codes >= 0
+        else:
+            valid = known.notna().to_numpy(dtype=bool)
+        if not len(g):
+            merged[position] = known.array[:0]
             continue
-        counts = frame.groupby(["g", "code"], sort=False).agg(
-            n=("pos", "size"), first=("pos", "min")
-        )
-        counts = counts.reset_index().sort_values(
-            ["g", "n", "first"], ascending=[True, False, True]
-        )
-        winners = counts.drop_duplicates("g")
-        result.loc[winners["g"].to_numpy(), column] = uniques.take(winners["code"].to_numpy())
+        # the first answer in order of preference: the lead's, else the most recent
+        first = _first_valid(valid, group_of_row, n_groups)
+        answer = known.array.take(first, allow_fill=True)
+        if column in dont_know:  # only "Don't know" answers: keep it
+            said = (ordered == DONT_KNOW).fillna(False).to_numpy(dtype=bool)
+            only_dk = pd.isna(answer) & _any(said, group_of_row, n_groups)
+            answer = pd.Series(answer).mask(only_dk, DONT_KNOW).array
+        if column in majority:
+            lead_answered = _any(valid & is_lead, group_of_row, n_groups)
+            vote = _disagree(codes, group_of_row, n_groups) & ~lead_answered
+            rows = np.flatnonzero(valid & vote[group_of_row])
+            if len(rows):
+                groups, winners = _majority(codes, group_of_row, rows)
+                answer[groups] = uniques.take(winners)
+        merged[position] = answer
+    result = pd.DataFrame(merged, index=pd.Index(labels))
+    result.columns = values.columns
     return result
 
 
@@ -453,22 +532,48 @@ def conflicts(values: pd.DataFrame, group: pd.Series, *, dont_know: list[str] = 
     """Per group, the ``;``-joined names of the columns on which its rows disagree.
 
     Missing answers and "Don't know" (in ``dont_know`` columns) are not disagreements.
+
+    Returns
+    -------
+    pandas.Series
+        ``string``, one entry per group (index: group, ascending), missing where the rows
+        agree.
     """
-    parts = []
-    g = group.to_numpy()
-    for column in values.columns:
-        col = values[column]
+    if not len(values.columns):
+        return pd.Series(dtype="string")
+    order = np.argsort(group.to_numpy(), kind="stable")
+    g = group.to_numpy()[order]
+    run, labels = _runs(g)
+    differ = np.zeros((len(labels), len(values.columns)), dtype=bool)
+    for position, column in enumerate(values.columns):
+        col = values.iloc[:, position]
         if column in dont_know:
             col = col.mask(col == DONT_KNOW)
-        codes = pd.Series(pd.factorize(col)[0], index=values.index).replace(-1, np.nan)
-        stats = codes.groupby(g, sort=True).agg(["min", "max"])
-        differ = (stats["min"] != stats["max"]) & stats["min"].notna()
-        parts.append(np.where(differ.to_numpy(dtype=bool), column + ";", ""))
-        index = stats.index
-    if not parts:
-        return pd.Series(dtype="string")
-    joined = pd.Series(np.sum(np.vstack(parts).astype(object), axis=0), index=index)
-    return joined.str.rstrip(";").astype("string").replace("", pd.NA)
+        if len(g):
+            differ[:, position] = _disagree(pd.factorize(col)[0][order], run, len(labels))
+    # one text per distinct combination of disagreeing columns, not per group
+    combination, first = _factorize_rows(differ)
+    names = np.array([column + ";" for column in values.columns], dtype=object)
+    texts = np.array(["".join(names[differ[i]]).rstrip(";") for i in first], dtype=object)
+    joined = pd.Series(texts[combination], index=pd.Index(labels))
+    return joined.astype("string").replace("", pd.NA)
+
+
+def _factorize_rows(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct rows of a boolean matrix.
+
+    Returns
+    -------
+    codes, first : numpy.ndarray
+        The number of each row's combination, and the first row of each combination.
+    """
+    words = np.packbits(flags, axis=1)
+    codes = np.zeros(len(flags), dtype=np.int64)
+    for column in range(words.shape[1]):  # one byte (8 flags) at a time
+        codes, _ = pd.factorize(codes * 256 + words[:, column])
+    first = np.full(codes.max(initial=-1) + 1, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return codes, first
 
 
 def merge_projects(responses: pd.DataFrame, instrument: Instrument | None = None) -> pd.DataFrame:
@@ -488,12 +593,14 @@ def merge_projects(responses: pd.DataFrame, instrument: Instrument | None = None
         ``conflicts``. No personal data.
     """
     instrument = instrument or Instrument.default()
-    members = responses[responses["project_id"].notna()]
-    keys = pd.MultiIndex.from_frame(members[["project_id", "wave"]])
-    project_index = keys.unique()
-    group = pd.Series(project_index.get_indexer(keys), index=members.index)
     skip = set(RESPONDENT_FIELDS) | {"atmp_project"}
     fields = [f.name for f in instrument.questions if f.name not in skip]
+    used = ["project_id", "wave", "status", "respondent_id", "resp_role", "submitted"]
+    used = list(dict.fromkeys([*used, "source_row", *fields]))
+    members = responses.loc[responses["project_id"].notna().to_numpy(dtype=bool), used]
+    # projects in order of appearance; the first row of each names it
+    group = members.groupby(["project_id", "wave"], sort=False).ngroup()
+    first_row = np.unique(group.to_numpy(), return_index=True)[1]
     dont_know = [
         f.name for f in instrument.radio_fields if DONT_KNOW in f.choices and f.name in fields
     ]
@@ -510,9 +617,9 @@ def merge_projects(responses: pd.DataFrame, instrument: Instrument | None = None
     )
     lead = (members["resp_role"] == LEAD_ROLE).fillna(False).groupby(group.to_numpy()).any()
     projects = pd.concat([counts, merged], axis=1)
-    chosen = project_index.take(projects.index.to_numpy())
-    projects.insert(0, "project_id", chosen.get_level_values("project_id").astype("string"))
-    projects.insert(1, "wave", chosen.get_level_values("wave").astype("int64"))
+    chosen = first_row[projects.index.to_numpy()]
+    projects.insert(0, "project_id", members["project_id"].astype("string").array.take(chosen))
+    projects.insert(1, "wave", members["wave"].to_numpy()[chosen].astype("int64"))
     projects["lead_responded"] = lead.reindex(projects.index).to_numpy(dtype=bool)
     projects["conflicts"] = disagree.reindex(projects.index)
     projects = projects.sort_values(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from atmp_analysis.instrument import DONT_KNOW
 from atmp_analysis.projects import (
+    _preference_order,
     _words,
     acronym_key,
     assign_projects,
+    conflicts,
     match_projects,
+    merge_preferred,
     merge_projects,
     name_parts,
     title_key,
@@ -629,3 +634,108 @@ def test_merge_leaves_out_personal_fields(make_responses, key):
     text = merged.astype(str).to_csv(index=False).casefold()
     assert "sjöholm" not in text
     assert "berg" not in text
+
+
+# -- merge_preferred and conflicts against a plain reference ----------------------------------
+# Both reduce factorised columns over the runs of groups with numpy; these references spell
+# the same rules with pandas groupby, and the results must agree exactly.
+def _reference_merge_preferred(values, responses, group, *, majority, dont_know=()):
+    order = _preference_order(responses, group)
+    ordered = values.iloc[order].copy()
+    g = group.to_numpy()[order]
+    known = ordered.copy()
+    for column in dont_know:
+        known[column] = known[column].mask(known[column] == DONT_KNOW)
+    result = known.groupby(g, sort=True).first()
+    for column in dont_know:
+        any_dk = (ordered[column] == DONT_KNOW).fillna(False).groupby(g, sort=True).any()
+        result[column] = result[column].mask(result[column].isna() & any_dk, DONT_KNOW)
+    is_lead = (responses["resp_role"] == LEAD).fillna(False).to_numpy(dtype=bool)[order]
+    lead_answered = (known[majority].notna() & is_lead[:, None]).groupby(g, sort=True).any()
+    for column in majority:
+        codes, uniques = pd.factorize(known[column])
+        frame = pd.DataFrame({"g": g, "code": codes, "pos": np.arange(len(g))})
+        frame = frame[frame["code"] >= 0]
+        frame = frame[(frame.groupby("g")["code"].transform("nunique") > 1).to_numpy()]
+        frame = frame[~lead_answered[column].reindex(frame["g"]).to_numpy(dtype=bool)]
+        if frame.empty:
+            continue
+        counts = frame.groupby(["g", "code"], sort=False).agg(
+            n=("pos", "size"), first=("pos", "min")
+        )
+        counts = counts.reset_index().sort_values(
+            ["g", "n", "first"], ascending=[True, False, True]
+        )
+        winners = counts.drop_duplicates("g")
+        result.loc[winners["g"].to_numpy(), column] = uniques.take(winners["code"].to_numpy())
+    return result
+
+
+def _reference_conflicts(values, group, *, dont_know=()):
+    parts = []
+    g = group.to_numpy()
+    for column in values.columns:
+        col = values[column]
+        if column in dont_know:
+            col = col.mask(col == DONT_KNOW)
+        codes = pd.Series(pd.factorize(col)[0], index=values.index).replace(-1, np.nan)
+        stats = codes.groupby(g, sort=True).agg(["min", "max"])
+        differ = (stats["min"] != stats["max"]) & stats["min"].notna()
+        parts.append(np.where(differ.to_numpy(dtype=bool), column + ";", ""))
+        index = stats.index
+    joined = pd.Series(np.sum(np.vstack(parts).astype(object), axis=0), index=index)
+    return joined.str.rstrip(";").astype("string").replace("", pd.NA)
+
+
+_answer_rows = st.lists(
+    st.tuples(
+        st.sampled_from([0, 3, 4, 9]),  # group
+        st.sampled_from([LEAD, 2, None]),  # resp_role
+        st.sampled_from([None, 1, 2, 3]),  # day submitted (None: no time)
+        st.sampled_from([1, 2, DONT_KNOW, None]),  # a choice with "Don't know"
+        st.sampled_from([1, 2, 3, None]),  # a choice without
+        st.sampled_from(["a", "b", "A", None]),  # text
+        st.sampled_from([0.5, 2.0, None]),  # a number
+    ),
+    max_size=25,
+)
+
+
+def _answer_frames(rows):
+    columns = ["g", "resp_role", "day", "stage", "gmp", "acronym", "fte"]
+    frame = pd.DataFrame(rows, columns=columns)
+    responses = pd.DataFrame(
+        {
+            "resp_role": pd.array(frame["resp_role"], dtype="Int64"),
+            "submitted": [pd.NaT if pd.isna(d) else _at(int(d)) for d in frame["day"]],
+            "source_row": np.arange(2, len(frame) + 2),
+        },
+        index=np.arange(len(frame)) * 2 + 5,
+    )
+    responses["submitted"] = responses["submitted"].astype("datetime64[ns]")
+    values = pd.DataFrame(
+        {
+            "stage": pd.array(frame["stage"], dtype="Int64"),
+            "gmp": pd.array(frame["gmp"], dtype="Int64"),
+            "acronym": pd.array(frame["acronym"], dtype="string"),
+            "fte": pd.array(frame["fte"], dtype="Float64"),
+        },
+        index=responses.index,
+    )
+    return values, responses, pd.Series(frame["g"].to_numpy(dtype=np.int64), index=values.index)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_answer_rows, st.sets(st.sampled_from(["stage", "gmp", "acronym", "fte"])))
+def test_merge_preferred_and_conflicts_agree_with_the_reference(rows, majority):
+    values, responses, group = _answer_frames(rows)
+    majority = sorted(majority)
+    got = merge_preferred(values, responses, group, majority=majority, dont_know=["stage"])
+    expected = _reference_merge_preferred(
+        values, responses, group, majority=majority, dont_know=["stage"]
+    )
+    pd.testing.assert_frame_equal(got, expected)
+    pd.testing.assert_series_equal(
+        conflicts(values, group, dont_know=["stage"]),
+        _reference_conflicts(values, group, dont_know=["stage"]),
+    )
