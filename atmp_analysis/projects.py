@@ -11,6 +11,7 @@ unless their acronyms or titles match.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -202,36 +203,18 @@ def _connected_components(n: int, left: np.ndarray, right: np.ndarray) -> np.nda
         labels = new
 
 
-def _similar(a: pd.Series, b: pd.Series) -> np.ndarray:
-    both = a.notna().to_numpy() & b.notna().to_numpy()
+def _similarity(a: list[str], b: list[str]) -> np.ndarray:
+    """Normalised Levenshtein similarity (0..1) of each pair ``a[i]``, ``b[i]``."""
     out = np.zeros(len(a), dtype=float)
-    if both.any():
-        out[both] = process.cpdist(
-            a[both].tolist(),
-            b[both].tolist(),
-            scorer=Levenshtein.normalized_similarity,
-            workers=1,
-        )
+    out[:] = process.cpdist(a, b, scorer=Levenshtein.normalized_similarity, workers=1)
     return out
 
 
-def _title_similar(a: pd.Series, b: pd.Series) -> np.ndarray:
-    both = a.notna().to_numpy() & b.notna().to_numpy()
+def _title_similarity(a: list[str], b: list[str]) -> np.ndarray:
+    """Token-sort similarity (0..1) of each pair of titles ``a[i]``, ``b[i]``."""
     out = np.zeros(len(a), dtype=float)
-    if both.any():
-        out[both] = (
-            process.cpdist(
-                a[both].tolist(), b[both].tolist(), scorer=fuzz.token_sort_ratio, workers=1
-            )
-            / 100.0
-        )
+    out[:] = process.cpdist(a, b, scorer=fuzz.token_sort_ratio, workers=1) / 100.0
     return out
-
-
-def _initials_compatible(pairs: pd.DataFrame) -> np.ndarray:
-    """Whether the leads' first initials of candidate pairs agree (a missing one agrees)."""
-    left, right = pairs["initial_l"], pairs["initial_r"]
-    return (left.isna() | right.isna() | (left == right)).fillna(False).to_numpy(dtype=bool)
 
 
 def _match_keys(responses: pd.DataFrame) -> pd.DataFrame:
@@ -273,45 +256,123 @@ def match_projects(responses: pd.DataFrame) -> pd.Series:
     return pd.Series(groups, index=responses.index, name="group")
 
 
+def _number_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct rows of a matrix of small integers (``>= -1``).
+
+    Returns
+    -------
+    codes, first : numpy.ndarray
+        The number of each row (in order of first appearance), and the first row of each
+        number.
+    """
+    codes = np.zeros(len(matrix), dtype=np.int64)
+    for column in range(matrix.shape[1]):
+        values = matrix[:, column].astype(np.int64) + 1
+        codes, _ = pd.factorize(codes * (values.max(initial=0) + 1) + values)
+    first = np.unique(codes, return_index=True)[1]
+    return codes, first
+
+
+def _pairs_within(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions ``left < right`` whose ``block`` is the same (``>= 0``)."""
+    nodes = np.flatnonzero(block >= 0)
+    nodes = nodes[np.argsort(block[nodes], kind="stable")]  # ascending within a block
+    if not len(nodes):
+        return nodes, nodes
+    sorted_block = block[nodes]
+    new = np.r_[True, sorted_block[1:] != sorted_block[:-1]]
+    start = np.flatnonzero(new)
+    size = np.diff(np.r_[start, len(nodes)])
+    at = np.arange(len(nodes))
+    # each node pairs with the nodes after it in its block
+    partners = np.repeat(start + size, size) - at - 1
+    left = np.repeat(at, partners)
+    offset = np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners, partners)
+    right = left + 1 + offset
+    return nodes[left], nodes[right]
+
+
+def _pair_scores(
+    left: np.ndarray,
+    right: np.ndarray,
+    text: np.ndarray,
+    similarity: Callable[[list[str], list[str]], np.ndarray],
+    cutoff: float,
+) -> np.ndarray:
+    """Whether the texts with codes ``left`` and ``right`` are at least ``cutoff`` alike.
+
+    A missing text (code ``-1``) is like nothing. Each distinct pair of texts is scored
+    once, by ``similarity`` (:func:`_similarity` or :func:`_title_similarity`).
+    """
+    out = np.zeros(len(left), dtype=bool)
+    both = np.flatnonzero((left >= 0) & (right >= 0))
+    if len(both):
+        pair, first = _number_rows(np.column_stack([left[both], right[both]]))
+        a, b = left[both][first], right[both][first]
+        out[both] = (similarity(text[a].tolist(), text[b].tolist()) >= cutoff)[pair]
+    return out
+
+
 def _match_groups(nodes: pd.DataFrame) -> np.ndarray:
-    """:func:`match_projects` on the keys of :func:`_match_keys`: a group number per row."""
-    node_of_row = nodes.groupby(list(nodes.columns), dropna=False, sort=False).ngroup()
-    unique = nodes.assign(node=node_of_row.to_numpy()).drop_duplicates("node")
-    unique = unique.set_index("node").sort_index()
-    unique["node"] = unique.index.to_numpy()
+    """:func:`match_projects` on the keys of :func:`_match_keys`: a group number per row.
+
+    Every key is factorised to integers; responses with the same keys are one node, and
+    candidate pairs of nodes are formed within blocks of the same wave and lead surname,
+    or wave and acronym. Each distinct pair of texts is scored once.
+    """
+    columns = ["wave", "surname", "initial", "acronym", "title", "digits"]
+    factorised = [pd.factorize(nodes[c]) for c in columns]
+    node_of_row, first = _number_rows(np.column_stack([codes for codes, _ in factorised]))
+    wave, surname, initial, acronym, title, digits = (codes[first] for codes, _ in factorised)
+    surnames, acronyms, titles = (
+        np.asarray(factorised[columns.index(c)][1], dtype=object)
+        for c in ("surname", "acronym", "title")
+    )
     edges = []
     # block 1: the same lead surname
-    by_lead = unique.dropna(subset=["surname"])
-    pairs = by_lead.merge(by_lead, on=["wave", "surname"], suffixes=("_l", "_r"))
-    pairs = pairs[pairs["node_l"] < pairs["node_r"]]
-    if len(pairs):
-        initials_ok = _initials_compatible(pairs)
-        digits_ok = (pairs["digits_l"] == pairs["digits_r"]).to_numpy(dtype=bool)
-        same = (pairs["acronym_l"] == pairs["acronym_r"]).fillna(False).to_numpy(dtype=bool)
-        alike = _similar(pairs["acronym_l"], pairs["acronym_r"]) >= ACRONYM_SIMILARITY
-        titled = _title_similar(pairs["title_l"], pairs["title_r"]) >= TITLE_SIMILARITY
-        keep = initials_ok & digits_ok & (same | alike | titled)
-        edges.append(pairs.loc[keep, ["node_l", "node_r"]].to_numpy())
-    # block 2: the same acronym, leads alike (or one lead missing)
-    by_acronym = unique.dropna(subset=["acronym"])
-    by_acronym = by_acronym[by_acronym["acronym"].str.len() >= 3]
-    pairs = by_acronym.merge(by_acronym, on=["wave", "acronym"], suffixes=("_l", "_r"))
-    pairs = pairs[pairs["node_l"] < pairs["node_r"]]
-    if len(pairs):
-        # a response without a lead joins an acronym's project only when no two leads claim it
-        leads = by_acronym.groupby(["wave", "acronym"])["surname"].nunique().rename("leads")
-        claimed = pairs.join(leads, on=["wave", "acronym"])["leads"].to_numpy() <= 1
-        missing = (pairs["surname_l"].isna() | pairs["surname_r"].isna()).to_numpy(dtype=bool)
-        missing = missing & claimed
-        initials_ok = _initials_compatible(pairs)
-        alike = _similar(pairs["surname_l"], pairs["surname_r"]) >= SURNAME_SIMILARITY
-        keep = missing | (initials_ok & alike)
-        edges.append(pairs.loc[keep, ["node_l", "node_r"]].to_numpy())
-    edge = np.concatenate(edges) if edges else np.empty((0, 2), dtype=np.int64)
-    labels = _connected_components(
-        len(unique), edge[:, 0].astype(np.int64), edge[:, 1].astype(np.int64)
+    n_surnames = len(surnames)
+    left, right = _pairs_within(np.where(surname >= 0, wave * n_surnames + surname, -1))
+    initials_ok = (initial[left] < 0) | (initial[right] < 0) | (initial[left] == initial[right])
+    same = (acronym[left] == acronym[right]) & (acronym[left] >= 0)
+    keep = initials_ok & (digits[left] == digits[right])
+    alike = same.copy()
+    ask = np.flatnonzero(keep & ~alike)  # only pairs whose score can still matter
+    alike[ask] = _pair_scores(
+        acronym[left[ask]],
+        acronym[right[ask]],
+        acronyms,
+        _similarity,
+        ACRONYM_SIMILARITY,
     )
-    return labels[node_of_row.to_numpy()]
+    ask = np.flatnonzero(keep & ~alike)
+    alike[ask] = _pair_scores(
+        title[left[ask]], title[right[ask]], titles, _title_similarity, TITLE_SIMILARITY
+    )
+    keep &= alike
+    edges.append(np.column_stack([left[keep], right[keep]]))
+    # block 2: the same acronym, leads alike (or one lead missing)
+    lengths = pd.Series(acronyms, dtype="string").str.len().to_numpy(dtype=np.int64)
+    named = np.append(lengths >= 3, False)[acronym]  # -1 (no acronym): the last, False
+    block = np.where(named, wave * len(acronyms) + acronym, -1)
+    left, right = _pairs_within(block)
+    # a response without a lead joins an acronym's project only when no two leads claim it
+    claims = np.unique(np.column_stack([block, surname])[named & (surname >= 0)], axis=0)
+    leads = np.bincount(claims[:, 0], minlength=block.max(initial=-1) + 1)
+    missing = ((surname[left] < 0) | (surname[right] < 0)) & (leads[block[left]] <= 1)
+    initials_ok = (initial[left] < 0) | (initial[right] < 0) | (initial[left] == initial[right])
+    keep = missing.copy()
+    ask = np.flatnonzero(initials_ok & ~missing)
+    keep[ask] = _pair_scores(
+        surname[left[ask]],
+        surname[right[ask]],
+        surnames,
+        _similarity,
+        SURNAME_SIMILARITY,
+    )
+    edges.append(np.column_stack([left[keep], right[keep]]))
+    edge = np.concatenate(edges).astype(np.int64)
+    labels = _connected_components(len(first), edge[:, 0], edge[:, 1])
+    return labels[node_of_row]
 
 
 def _preference_order(responses: pd.DataFrame, group: pd.Series) -> np.ndarray:

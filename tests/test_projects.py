@@ -7,9 +7,15 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from atmp_analysis.instrument import DONT_KNOW
 from atmp_analysis.projects import (
+    ACRONYM_SIMILARITY,
+    SURNAME_SIMILARITY,
+    TITLE_SIMILARITY,
+    _connected_components,
     _preference_order,
     _words,
     acronym_key,
@@ -725,7 +731,7 @@ def _answer_frames(rows):
     return values, responses, pd.Series(frame["g"].to_numpy(dtype=np.int64), index=values.index)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_answer_rows, st.sets(st.sampled_from(["stage", "gmp", "acronym", "fte"])))
 def test_merge_preferred_and_conflicts_agree_with_the_reference(rows, majority):
     values, responses, group = _answer_frames(rows)
@@ -739,3 +745,97 @@ def test_merge_preferred_and_conflicts_agree_with_the_reference(rows, majority):
         conflicts(values, group, dont_know=["stage"]),
         _reference_conflicts(values, group, dont_know=["stage"]),
     )
+
+
+# -- match_projects against a plain reference ------------------------------------------------
+def _reference_similar(a: pd.Series, b: pd.Series, scorer, scale: float = 1.0) -> np.ndarray:
+    both = a.notna().to_numpy() & b.notna().to_numpy()
+    out = np.zeros(len(a), dtype=float)
+    if both.any():
+        scores = process.cpdist(a[both].tolist(), b[both].tolist(), scorer=scorer, workers=1)
+        out[both] = scores / scale if scale != 1.0 else scores
+    return out
+
+
+def _reference_initials_ok(pairs: pd.DataFrame) -> np.ndarray:
+    left, right = pairs["initial_l"], pairs["initial_r"]
+    return (left.isna() | right.isna() | (left == right)).fillna(False).to_numpy(dtype=bool)
+
+
+def _reference_match(responses: pd.DataFrame) -> pd.Series:
+    lead = _reference_name_parts(responses["proj_lead"])
+    nodes = pd.DataFrame(
+        {
+            "wave": responses["wave"].to_numpy(),
+            "surname": lead["surname"].to_numpy(),
+            "initial": lead["initial"].to_numpy(),
+            "acronym": _reference_acronym_key(responses["proj_acronym"]).to_numpy(),
+            "title": _reference_title_key(responses["proj_title"]).to_numpy(),
+        },
+        index=responses.index,
+    ).astype({c: "string" for c in ("surname", "initial", "acronym", "title")})
+    nodes["digits"] = nodes["acronym"].str.replace(r"\D", "", regex=True).fillna("")
+    node_of_row = nodes.groupby(list(nodes.columns), dropna=False, sort=False).ngroup()
+    unique = nodes.assign(node=node_of_row.to_numpy()).drop_duplicates("node")
+    unique = unique.set_index("node").sort_index()
+    unique["node"] = unique.index.to_numpy()
+    edges = []
+    by_lead = unique.dropna(subset=["surname"])
+    pairs = by_lead.merge(by_lead, on=["wave", "surname"], suffixes=("_l", "_r"))
+    pairs = pairs[pairs["node_l"] < pairs["node_r"]]
+    if len(pairs):
+        digits_ok = (pairs["digits_l"] == pairs["digits_r"]).to_numpy(dtype=bool)
+        same = (pairs["acronym_l"] == pairs["acronym_r"]).fillna(False).to_numpy(dtype=bool)
+        alike = _reference_similar(
+            pairs["acronym_l"], pairs["acronym_r"], Levenshtein.normalized_similarity
+        )
+        titled = _reference_similar(pairs["title_l"], pairs["title_r"], fuzz.token_sort_ratio, 100)
+        keep = (
+            _reference_initials_ok(pairs)
+            & digits_ok
+            & (same | (alike >= ACRONYM_SIMILARITY) | (titled >= TITLE_SIMILARITY))
+        )
+        edges.append(pairs.loc[keep, ["node_l", "node_r"]].to_numpy())
+    by_acronym = unique.dropna(subset=["acronym"])
+    by_acronym = by_acronym[by_acronym["acronym"].str.len() >= 3]
+    pairs = by_acronym.merge(by_acronym, on=["wave", "acronym"], suffixes=("_l", "_r"))
+    pairs = pairs[pairs["node_l"] < pairs["node_r"]]
+    if len(pairs):
+        leads = by_acronym.groupby(["wave", "acronym"])["surname"].nunique().rename("leads")
+        claimed = pairs.join(leads, on=["wave", "acronym"])["leads"].to_numpy() <= 1
+        missing = (pairs["surname_l"].isna() | pairs["surname_r"].isna()).to_numpy(dtype=bool)
+        alike = _reference_similar(
+            pairs["surname_l"], pairs["surname_r"], Levenshtein.normalized_similarity
+        )
+        keep = (missing & claimed) | (_reference_initials_ok(pairs) & (alike >= SURNAME_SIMILARITY))
+        edges.append(pairs.loc[keep, ["node_l", "node_r"]].to_numpy())
+    edge = np.concatenate(edges) if edges else np.empty((0, 2), dtype=np.int64)
+    labels = _connected_components(
+        len(unique), edge[:, 0].astype(np.int64), edge[:, 1].astype(np.int64)
+    )
+    return pd.Series(labels[node_of_row.to_numpy()], index=responses.index, name="group")
+
+
+_project_rows = st.lists(
+    st.tuples(
+        st.sampled_from([2023, 2024]),
+        st.sampled_from(
+            ["Anna Berg", "A. Berg", "Berg, Anna", "Karl Berg", "Anna Borg", "Anna Bergh", None]
+        ),
+        st.sampled_from(["STEM-PD", "StemPD", "Stem PD 2", "NEURO-1", "NEURO-2", "AB", None]),
+        st.sampled_from(
+            ["Stem cells for Parkinson", "Parkinson stem cells for", "CAR-T in ALL", None]
+        ),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_project_rows)
+def test_match_projects_agrees_with_the_reference(rows):
+    responses = pd.DataFrame(rows, columns=["wave", "proj_lead", "proj_acronym", "proj_title"])
+    responses = responses.astype({c: "string" for c in responses.columns if c != "wave"})
+    responses["wave"] = responses["wave"].astype("int64")
+    responses.index = responses.index * 3 + 1
+    pd.testing.assert_series_equal(match_projects(responses), _reference_match(responses))
