@@ -58,6 +58,17 @@ _NOT_DIGIT = {c: None for c in range(128) if not chr(c).isdigit()}
 _CLEAN_NAME = r"[a-z0-9-]+(?: [a-z0-9-]+)*"
 
 
+def _translate_where(text: pd.Series, where: pd.Series, table: dict[int, None]) -> pd.Series:
+    """``text.str.translate(table)``, worked out only where ``where`` (elsewhere it is
+    known not to change the text)."""
+    rows = where.fillna(False).to_numpy(dtype=bool)
+    if not rows.any():
+        return text
+    out = text.copy()
+    out[rows] = text[rows].str.translate(table)
+    return out
+
+
 def _replace_where(text: pd.Series, where: pd.Series, pattern: str, repl: str) -> pd.Series:
     """``text.str.replace(pattern, repl, regex=True)``, worked out only where ``where``.
 
@@ -145,9 +156,12 @@ def _acronym_parts_distinct(acronyms: pd.Series) -> pd.DataFrame:
     s = _ascii_fold(acronyms)
     stopwords = _words("acronym_stopwords.csv")
     s = _replace_where(s, s.str.contains(stopwords, regex=True), stopwords, " ")
-    s = s.str.translate(_NOT_ALNUM)  # the folded text is ASCII
+    # the folded text is ASCII and lower case: only what is not all [a-z0-9] changes
+    s = _translate_where(s, ~s.str.isalnum(), _NOT_ALNUM)
     s = s.mask(s == "")
-    return pd.DataFrame({"acronym": s, "digits": s.str.translate(_NOT_DIGIT)})
+    letters = s.str.isalpha().fillna(False)
+    digits = _translate_where(s, ~letters, _NOT_DIGIT).mask(letters, "")
+    return pd.DataFrame({"acronym": s, "digits": digits})
 
 
 def acronym_key(acronyms: pd.Series) -> pd.Series:
@@ -221,10 +235,14 @@ def _match_keys(responses: pd.DataFrame) -> pd.DataFrame:
     """The keys the matching compares, one row per response (on its index).
 
     ``wave``; the lead's ``surname`` and ``initial``; the ``acronym`` key and its
-    ``digits`` (``""`` when none); the ``title`` key. Each distinct lead, acronym and
-    title is worked out once.
+    ``digits`` (``""`` when none); the ``title`` key; and ``lead``, the surname and
+    initial that the project id is made of. Each distinct lead, acronym and title is
+    worked out once.
     """
-    lead = name_parts(responses["proj_lead"])
+    codes, uniques = factorize_text(responses["proj_lead"])
+    parts = _name_parts_distinct(uniques)
+    parts["lead"] = (parts["surname"] + " " + parts["initial"].fillna("")).str.strip()
+    lead = _spread(parts, codes, responses.index)
     codes, uniques = factorize_text(responses["proj_acronym"])
     acronym = _spread(_acronym_parts_distinct(uniques), codes, responses.index)
     return pd.DataFrame(
@@ -235,6 +253,7 @@ def _match_keys(responses: pd.DataFrame) -> pd.DataFrame:
             "acronym": acronym["acronym"].array,
             "title": title_key(responses["proj_title"]).array,
             "digits": acronym["digits"].fillna("").array,
+            "lead": lead["lead"].array,
         },
         index=responses.index,
     )
@@ -356,7 +375,8 @@ def _match_groups(nodes: pd.DataFrame) -> np.ndarray:
     block = np.where(named, wave * len(acronyms) + acronym, -1)
     left, right = _pairs_within(block)
     # a response without a lead joins an acronym's project only when no two leads claim it
-    claims = np.unique(np.column_stack([block, surname])[named & (surname >= 0)], axis=0)
+    claims = np.column_stack([block, surname])[named & (surname >= 0)]
+    claims = claims[_number_rows(claims)[1]]  # each (block, lead surname) once
     leads = np.bincount(claims[:, 0], minlength=block.max(initial=-1) + 1)
     missing = ((surname[left] < 0) | (surname[right] < 0)) & (leads[block[left]] <= 1)
     initials_ok = (initial[left] < 0) | (initial[right] < 0) | (initial[left] == initial[right])
@@ -432,17 +452,17 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     member_keys = keys.loc[is_member[is_project]]  # members are projects
     members = out.loc[is_member, ["resp_role", "submitted", "source_row"]]
     member_group = pd.Series(group[is_member], index=members.index)
-    lead = (member_keys["surname"] + " " + member_keys["initial"].fillna("")).str.strip()
     spelling = pd.DataFrame(
-        {"lead": lead.array, "acronym": member_keys["acronym"].array}, index=members.index
+        {"lead": member_keys["lead"].array, "acronym": member_keys["acronym"].array},
+        index=members.index,
     )
     preferred = merge_preferred(spelling, members, member_group, majority=["lead", "acronym"])
-    chosen = preferred.loc[member_group.to_numpy()].fillna("")
-    project_key = pd.Series(
-        (chosen["lead"] + "|" + chosen["acronym"]).to_numpy(), index=members.index
-    )
+    chosen = preferred.fillna("")
+    project_key = pd.Series((chosen["lead"] + "|" + chosen["acronym"]).to_numpy())
+    group_id = pseudonymise(project_key, key, prefix="P", purpose="project")  # one per group
+    of_member = np.searchsorted(preferred.index.to_numpy(), member_group.to_numpy())
     project_id = pd.Series(pd.NA, index=out.index, dtype="string")
-    project_id[is_member] = pseudonymise(project_key, key, prefix="P", purpose="project").array
+    project_id[is_member] = group_id.array.take(of_member)
     out["project_id"] = project_id
     return out
 

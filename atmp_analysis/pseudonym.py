@@ -83,7 +83,8 @@ def pseudonymise(values: pd.Series, key: bytes, *, prefix: str, purpose: str) ->
     """
     codes, uniques = pd.factorize(values)
     keyed = hmac.new(key, f"{purpose}\x1f".encode(), hashlib.sha256)
-    digests = [prefix + _hexdigest(keyed, f"{value}") for value in uniques]
+    # a plain list: iterating over a pandas Index goes element by element through pandas
+    digests = [prefix + _hexdigest(keyed, f"{value}") for value in uniques.tolist()]
     ids = pd.array(digests, dtype="string").take(codes, allow_fill=True)
     return pd.Series(ids, index=values.index, name=values.name, copy=False)
 
