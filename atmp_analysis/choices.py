@@ -56,8 +56,8 @@ def spread(per_unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Seri
     """Give each row the value of ``per_unique`` at its code (missing where ``-1``).
 
     The inverse of :func:`factorize_text`: ``spread(uniques, *factorize_text(v), v.index)``
-    gives ``v`` back as ``string``. ``per_unique`` must have an extension (nullable) dtype,
-    which can hold missing values.
+    gives ``v`` back as ``string``. ``per_unique`` needs a dtype that holds missing values
+    (a nullable or datetime dtype).
     """
     return pd.Series(per_unique.array.take(codes, allow_fill=True), index=index, copy=False)
 

@@ -39,6 +39,8 @@ NUMERIC_TEXT = {
     "fte": "fte",
 }
 YEAR_RANGE = (1990, 2100)
+#: How many answers of a free-text column tell whether it repeats (see :func:`_stripped`).
+_SAMPLE = 1000
 
 
 def problems_of(frame: pd.DataFrame) -> list[Problem]:
@@ -183,8 +185,18 @@ def decode_answers(
 
 
 def _stripped(values: pd.Series) -> pd.Series:
-    """Free text without surrounding white space, blank as missing; per distinct answer."""
-    codes, uniques = factorize_text(values)
+    """Free text without surrounding white space, blank as missing.
+
+    Text that repeats (titles, descriptions, typed numbers) is stripped once per distinct
+    answer. Text that hardly repeats (names, e-mail addresses, as judged from the first
+    answers) is stripped row by row, which is then cheaper than factorising it first.
+    """
+    text = values.astype("string")
+    head = text.iloc[:_SAMPLE].dropna()
+    if len(head) and head.nunique() > len(head) // 2:
+        text = text.str.strip()
+        return text.mask(text == "")
+    codes, uniques = factorize_text(text)
     text = uniques.str.strip()
     return spread(text.mask(text == ""), codes, values.index)
 

@@ -13,6 +13,7 @@ import pytest
 from atmp_analysis.choices import codes_to_mask
 from atmp_analysis.cleaning import (
     STATUSES,
+    _stripped,
     assign_wave,
     clean,
     decode_answers,
@@ -218,6 +219,19 @@ def test_free_text_is_stripped_and_blank_is_missing():
     result = clean(raw_frame([project(disease="  Type 1 diabetes \n", resp_group="   ")]))
     assert result["disease"].iloc[0] == "Type 1 diabetes"
     assert pd.isna(result["resp_group"].iloc[0])
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_free_text_is_stripped_alike_whether_it_repeats_or_not(distinct):
+    # distinct text is stripped row by row, repeated text once per distinct answer
+    n = 2500
+    typed = [f" name {i % (n if distinct else 7)}\t" for i in range(n)]
+    typed[3], typed[2000], typed[2001] = None, "   ", "x"
+    values = pd.Series(typed, index=range(10, 10 + n), dtype="string")
+    expected = values.str.strip()
+    expected = expected.mask(expected == "")
+    got = _stripped(values)
+    pd.testing.assert_series_equal(got, expected, check_names=False)
 
 
 # -- invalid answers ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from atmp_analysis.choices import normalise_label
+from atmp_analysis.choices import factorize_text, normalise_label, spread
 from atmp_analysis.errors import FrozenDict, SurveyError
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import Sniffed, parse_timestamp, read_table
@@ -96,8 +96,10 @@ class RedcapReader:
         else:
             raw["record_id"] = pd.Series(pd.NA, index=frame.index)
         if instrument.timestamp_column in frame:
-            stamp = frame[instrument.timestamp_column].astype("string")
-            raw["submitted"] = parse_timestamp(stamp.mask(stamp.str.startswith("[")))
+            # per distinct time stamp; "[not completed]" and the like are no time
+            codes, stamps = factorize_text(frame[instrument.timestamp_column])
+            parsed = parse_timestamp(stamps.mask(stamps.str.startswith("[")))
+            raw["submitted"] = spread(parsed, codes, frame.index)
         else:
             raw["submitted"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
         if instrument.complete_column in frame:
