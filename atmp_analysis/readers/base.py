@@ -185,6 +185,8 @@ def read_table(sniffed: Sniffed) -> pd.DataFrame:
             )
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise SurveyError(f"{sniffed.path}: cannot read it as CSV ({exc})") from None
+        if "source_row" in frame.columns:
+            raise ValueError("cannot insert source_row, already exists")  # as insert says
         # one block per column: concat rather than insert, which would warn about that
         rows = pd.DataFrame({"source_row": pd.RangeIndex(2, len(frame) + 2)})
         frame = pd.concat([rows, frame], axis=1)
