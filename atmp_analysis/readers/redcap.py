@@ -68,9 +68,10 @@ class RedcapReader:
         headers = [c for c in table.columns if c != "source_row"]
         by_label = normalise_label(pd.Series(headers)).tolist()
         label_map = _label_header_map(instrument)
+        exported = set(instrument.export_columns())
         rename: dict[str, str] = {}
         for header, folded in zip(headers, by_label, strict=True):
-            if header in instrument.export_columns() or header in (
+            if header in exported or header in (
                 instrument.complete_column,
                 instrument.timestamp_column,
                 "redcap_survey_identifier",
@@ -108,11 +109,7 @@ class RedcapReader:
             raw["complete"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
         raw["tool_name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         raw["tool_email"] = pd.Series(pd.NA, index=frame.index, dtype="string")
-        answer_columns = [
-            c
-            for c in frame.columns
-            if c in set(instrument.export_columns()) and c != instrument.record_id
-        ]
+        answer_columns = [c for c in frame.columns if c in exported and c != instrument.record_id]
         raw = pd.concat([raw, frame[answer_columns].astype("string")], axis=1)
         raw.attrs.update(
             path=str(sniffed.path),
