@@ -664,8 +664,8 @@ def decide(facts: dict[str, Fact], table: Rules | None = None) -> Decision:
     not_needed = _open_questions(facts, table, unneeded, index)
     could_be = join_flags(
         pd.DataFrame(worked.could_be[pattern][:, :-1], index=index, columns=list(CLASSES[:-1])),
-        " or ",
-    )
+        ", ",
+    ).str.replace(r", ([^,]+)$", r" or \1", regex=True)  # "GTMP, TEP or cATMP"
     reasons = reasons.mask(
         pd.Series(~settled, index=index),
         (
