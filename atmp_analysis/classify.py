@@ -60,12 +60,8 @@ TEXT_SOURCES = {
     "gene_tech_other": "the other gene technology named",
     "cell_type_other": "the other cell type named",
 }
-#: ``manipulation`` codes: Annex I of Reg. 1394/2007 lists steps 1-4 as not substantial;
-#: 5-8 (culture expansion, differentiation, genetic modification, activation) are.
-MINIMAL_STEPS = (1, 2, 3, 4)
-SUBSTANTIAL_STEPS = (5, 6, 7, 8)
-GENE_TECH_NAMED = tuple(range(1, 12))  # every gene technology but "Other"
-INFECTIOUS_AREA = 13  # ther_area "Infectious disease"
+#: Parts of the fact ``engineered`` that answers settle on their own (atmp_fact_answers.csv).
+SUB_FACTS = {"substantial": ("yes", "no"), "same_function": ("yes", "no")}
 DISCLAIMER = (
     "This is advice from the survey answers, not a verdict: the EMA's Committee for "
     "Advanced Therapies gives the classification (Reg. (EC) 1394/2007 Art. 17)."
@@ -88,11 +84,25 @@ class Rules:
         ``(fact, value) -> phrase`` in plain words.
     questions
         ``fact -> [(question, asks)]``: the instrument questions behind each fact.
+    answers
+        Which answer codes give which fact value (``fact, question, code, value, role``):
+        ``role`` is ``answer`` for the fact's own question, ``fallback`` for another
+        answer used (and named in the reason) when the own one is missing.
     """
 
     table: pd.DataFrame
     phrases: dict[tuple[str, str], str]
     questions: dict[str, list[tuple[str, str]]]
+    answers: pd.DataFrame
+
+    def mapping(self, fact: str, question: str) -> dict[int, str]:
+        """Answer code → fact value, for one question's part in one fact."""
+        rows = self.answers[(self.answers["fact"] == fact) & (self.answers["question"] == question)]
+        return dict(zip(rows["code"], rows["value"], strict=True))
+
+    def codes(self, fact: str, question: str, value: str) -> tuple[int, ...]:
+        """The answer codes of ``question`` that give ``fact`` the value ``value``."""
+        return tuple(c for c, v in self.mapping(fact, question).items() if v == value)
 
     def accepts(self, rule: int, fact: str) -> tuple[str, ...] | None:
         """The values of ``fact`` that rule number ``rule`` accepts (``None``: any)."""
@@ -117,7 +127,8 @@ def load_rules(directory: Path) -> Rules:
     ----------
     directory
         Holds ``atmp_class_rules.csv``, ``atmp_facts.csv`` and
-        ``atmp_fact_questions.csv`` (see ``data/rules/README.md``).
+        ``atmp_fact_questions.csv`` and ``atmp_fact_answers.csv`` (see
+        ``data/rules/README.md``).
 
     Raises
     ------
@@ -129,6 +140,7 @@ def load_rules(directory: Path) -> Rules:
     table = pd.read_csv(directory / "atmp_class_rules.csv", **read)
     facts = pd.read_csv(directory / "atmp_facts.csv", **read)
     asked = pd.read_csv(directory / "atmp_fact_questions.csv", **read)
+    answers = pd.read_csv(directory / "atmp_fact_answers.csv", **read)
     phrases = {(f, v): p for f, v, p in facts[["fact", "value", "phrase"]].to_numpy()}
     instrument = Instrument.default()
     problems = []
@@ -153,9 +165,21 @@ def load_rules(directory: Path) -> Rules:
         if fact not in FACTS or question not in instrument.names:
             problems.append(f"atmp_fact_questions.csv row {row}: {fact!r}, {question!r}")
         questions.setdefault(fact, []).append((question, asks))
+    values = {f: {v for g, v in phrases if g == f} for f in FACTS} | {
+        f: set(v) for f, v in SUB_FACTS.items()
+    }
+    for row, (fact, question, code, value) in zip(
+        answers.index + 2, answers[["fact", "question", "code", "value"]].to_numpy(), strict=True
+    ):
+        field_ = instrument[question] if question in instrument else None
+        if fact not in values or value not in values[fact]:
+            problems.append(f"atmp_fact_answers.csv row {row}: {fact!r} = {value!r}")
+        elif field_ is None or not code.isdigit() or int(code) not in field_.choices:
+            problems.append(f"atmp_fact_answers.csv row {row}: {question!r} has no code {code!r}")
     if problems:
         raise ValueError("classification rules:\n  " + "\n  ".join(problems))
-    return Rules(table, phrases, questions)
+    answers = answers.assign(code=answers["code"].astype(int))
+    return Rules(table, phrases, questions, answers)
 
 
 @cache
@@ -326,16 +350,18 @@ def establish_facts(
     product_type = _quote("the product type", therapy.map(inst["therapy_type"].choices))
     contradicts: dict[str, pd.Series] = {}
 
-    def answer(question: str, mapping: dict[int, str]) -> pd.Series:
-        return coded(projects, question).map(mapping).astype("string")
+    table_ = rules()
 
-    yes_no = {1: "yes", 0: "no"}
+    def answer(fact: str, question: str) -> pd.Series:
+        """The fact's value as ``question``'s answer gives it (atmp_fact_answers.csv)."""
+        return coded(projects, question).map(table_.mapping(fact, question)).astype("string")
 
     # recombinant nucleic acid ------------------------------------------------------
-    rna_dna = answer("rna_dna", yes_no)
+    rna_dna = answer("recombinant", "rna_dna")
     gene_tech = coded(projects, "gene_tech")
-    tech_named = _ticked(gene_tech, GENE_TECH_NAMED)
-    tech_labels = _labels(gene_tech, GENE_TECH_NAMED, "gene_tech", inst)
+    named_codes = table_.codes("recombinant", "gene_tech", "yes")
+    tech_named = _ticked(gene_tech, named_codes)
+    tech_labels = _labels(gene_tech, named_codes, "gene_tech", inst)
     vector_text = found.first(gene_platforms)
     oligo_text = evidence.get("recombinant=no")
     recombinant = _settle(
@@ -345,7 +371,7 @@ def establish_facts(
             (_pick(idx, [(tech_named, "yes")]), _quote("the gene technologies named", tech_labels)),
             (_pick(idx, [(vector_text.notna(), "yes")]), vector_text),
             (_pick(idx, [(oligo_text.notna(), "no")]), oligo_text),
-            (therapy.map({1: "yes", 2: "yes", 3: "no"}).astype("string"), product_type),
+            (answer("recombinant", "therapy_type"), product_type),
         ],
     )
     contradicts["rna_dna"] = (rna_dna.eq("no") & (vector_text.notna() | tech_named)) | (
@@ -354,7 +380,7 @@ def establish_facts(
     is_recombinant = recombinant.value.eq("yes").fillna(False)
 
     # a direct effect of the sequence -------------------------------------------------
-    gene_effect = answer("gene_effect", yes_no)
+    gene_effect = answer("direct_effect", "gene_effect")
     carries = evidence.get("direct_effect=yes")  # "chimeric antigen receptor", "silences"
     switch = evidence.get("direct_effect=no")  # "suicide gene", "iCasp9"
     expresses = evidence.get("expression=yes")  # weaker: "expressing", "encoding"
@@ -373,15 +399,15 @@ def establish_facts(
     )
 
     # a vaccine against an infectious disease ----------------------------------------
-    infect_vaccine = answer("infect_vaccine", yes_no)
+    infect_vaccine = answer("vaccine", "infect_vaccine")
     area = coded(projects, "ther_area")
+    other_area = answer("vaccine", "ther_area").eq("no").fillna(False)
     infectious = (
         evidence.get("infection=yes").notna()
         | disease.get("infection=yes").notna()
-        | area.eq(INFECTIOUS_AREA).fillna(False)
+        | (area.notna() & ~other_area)
     )
     vaccine_text = evidence.get("vaccine=yes").where(infectious)
-    other_area = area.notna() & area.ne(INFECTIOUS_AREA).fillna(False)
     area_label = area.map(inst["ther_area"].choices).astype("string")
     vaccine = _settle(
         idx,
@@ -394,9 +420,9 @@ def establish_facts(
     contradicts["infect_vaccine"] = infect_vaccine.eq("no") & vaccine_text.notna()
 
     # cells: viable, non-viable or none -------------------------------------------------
-    contains = answer("contains_cells", {1: "viable", 2: "non-viable", 0: "none"})
+    contains = answer("cells", "contains_cells")
     cell_type = coded(projects, "cell_type")
-    cells_named = cell_type.fillna(0).ne(0)
+    cells_named = _ticked(cell_type, table_.codes("cells", "cell_type", "viable"))
     cell_labels = mask_to_labels(cell_type, inst["cell_type"], ", ")
     non_viable = evidence.get("cells=non-viable")
     cell_text = found.first(cell_platforms)
@@ -412,12 +438,7 @@ def establish_facts(
             ),
             (_pick(idx, [(non_viable.notna(), "non-viable")]), non_viable),
             (_pick(idx, [(cell_text.notna(), "viable")]), cell_text),
-            (
-                therapy.map({1: "none", 2: "viable", 3: "viable", 4: "viable", 5: "viable"}).astype(
-                    "string"
-                ),
-                product_type,
-            ),
+            (answer("cells", "therapy_type"), product_type),
         ],
     )
     contradicts["contains_cells"] = contains.eq("none") & cell_text.notna()
@@ -425,12 +446,17 @@ def establish_facts(
 
     # engineered: substantially manipulated, or not for the same essential function ----
     steps = coded(projects, "manipulation")
+    substantial_steps = table_.codes("substantial", "manipulation", "yes")
+    minimal_steps = table_.codes("substantial", "manipulation", "no")
     steps_say = _pick(
-        idx, [(_ticked(steps, SUBSTANTIAL_STEPS), "yes"), (_only(steps, MINIMAL_STEPS), "no")]
+        idx, [(_ticked(steps, substantial_steps), "yes"), (_only(steps, minimal_steps), "no")]
     )
     text_substantial = evidence.get("substantial=yes")
     text_minimal = evidence.get("substantial=no")
-    ex_vivo = is_recombinant & (coded(projects, "delivery").eq(2) | therapy.eq(2)).fillna(False)
+    ex_vivo = is_recombinant & (
+        answer("substantial", "delivery").eq("yes")
+        | answer("substantial", "therapy_type").eq("yes")
+    ).fillna(False)
     substantial = _settle(
         idx,
         [
@@ -441,15 +467,15 @@ def establish_facts(
         ],
     )
     contradicts["manipulation"] = steps_say.eq("no") & text_substantial.notna()
-    same = answer("same_function", yes_no)
+    same = answer("same_function", "same_function")
     by_steps = substantial.value.eq("yes").fillna(False)
     elsewhere = same.eq("no").fillna(False)
     minimal = (substantial.value.eq("no") & same.eq("yes")).fillna(False)
     evidenced = substantial.source != ""
-    how = _labels(steps, SUBSTANTIAL_STEPS, "manipulation", inst).mask(
+    how = _labels(steps, substantial_steps, "manipulation", inst).mask(
         evidenced, "from " + substantial.source
     )
-    how_little = _labels(steps, MINIMAL_STEPS, "manipulation", inst).mask(
+    how_little = _labels(steps, minimal_steps, "manipulation", inst).mask(
         evidenced, "from " + substantial.source
     )
     detail = _pick(
@@ -472,7 +498,7 @@ def establish_facts(
     )
 
     # intended action -------------------------------------------------------------
-    intended = answer("intended_action", {1: "regenerate", 2: "pharmacological", 3: "both"})
+    intended = answer("action", "intended_action")
     regenerates = evidence.get("action=regenerate")
     acts = evidence.get("action=pharmacological")
     action = _settle(
@@ -485,23 +511,23 @@ def establish_facts(
             ),
             (_pick(idx, [(regenerates.notna(), "regenerate")]), regenerates),
             (_pick(idx, [(acts.notna(), "pharmacological")]), acts),
-            (therapy.map({4: "regenerate"}).astype("string"), product_type),
+            (answer("action", "therapy_type"), product_type),
         ],
     )
 
     # an integral medical device ----------------------------------------------------------
-    device_answer = answer("device", yes_no)
+    device_answer = answer("device", "device")
     device_text = found.get("scaffold/device")
     device = _settle(
         idx,
         [
             (device_answer, ""),
-            (therapy.map({5: "yes"}).astype("string"), product_type),
+            (answer("device", "therapy_type"), product_type),
             (_pick(idx, [(device_text.notna(), "yes")]), device_text),
         ],
     )
     contradicts["device"] = device_answer.eq("no") & (
-        (has_cells & device_text.notna()) | therapy.eq(5).fillna(False)
+        (has_cells & device_text.notna()) | answer("device", "therapy_type").eq("yes").fillna(False)
     )
 
     facts = {

@@ -264,6 +264,15 @@ def test_unknown_facts_give_a_class_only_when_every_answer_agrees():
             assert cls == "undetermined", combo
 
 
+def test_the_answer_table_follows_annex_i_on_manipulation():
+    table = rules()
+    # Reg. 1394/2007 Annex I: cutting, centrifugation, freezing, irradiation ... are not
+    # substantial; culture expansion, differentiation, genetic modification, activation are
+    assert table.codes("substantial", "manipulation", "no") == (1, 2, 3, 4)
+    assert table.codes("substantial", "manipulation", "yes") == (5, 6, 7, 8)
+    assert table.mapping("cells", "contains_cells") == {1: "viable", 2: "non-viable", 0: "none"}
+
+
 def test_the_rules_cite_an_article_each():
     table = rules().table
     assert table["citation"].str.contains(r"Reg\. \(EC\) 1394/2007|Dir\. 2001/83/EC").all()
@@ -279,6 +288,8 @@ def test_the_rules_cite_an_article_each():
         ("atmp_class_rules.csv", "cells", "alive", "column cells: 'alive'"),
         ("atmp_class_rules.csv", "atmp_class", "ATMP", "column atmp_class: 'ATMP'"),
         ("atmp_fact_questions.csv", "question", "no_such_question", "'no_such_question'"),
+        ("atmp_fact_answers.csv", "value", "maybe", "'recombinant' = 'maybe'"),
+        ("atmp_fact_answers.csv", "code", "7", "'rna_dna' has no code '7'"),
     ],
 )
 def test_a_broken_rule_table_is_refused_naming_file_and_row(tmp_path, file, column, bad, message):
