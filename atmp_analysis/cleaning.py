@@ -269,7 +269,8 @@ def parse_numbers(responses: pd.DataFrame) -> pd.DataFrame:
         )
     codes, uniques = factorize_text(out["proj_start_year"])
     start = spread(pd.to_numeric(uniques, errors="coerce"), codes, out.index)
-    bad = out["proj_start_year"].notna() & ~start.between(*YEAR_RANGE)
+    # not a number ("abc") or out of range: blanked, with a warning
+    bad = out["proj_start_year"].notna() & ~start.between(*YEAR_RANGE).fillna(False)
     problems += _cell_problems(
         responses,
         bad,

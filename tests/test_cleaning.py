@@ -360,7 +360,7 @@ def test_parse_numbers_warns_on_unreadable_text():
     raw = raw_frame(
         [
             project(fte="many people", budget_ksek="lots", fih_year="soon", proj_start_year="1850"),
-            project(fte="vet ej"),
+            project(fte="vet ej", proj_start_year="abc"),
         ],
         headers={"fte": "Number of full-time equivalents working on the project"},
     )
@@ -373,6 +373,7 @@ def test_parse_numbers_warns_on_unreadable_text():
         (2, "budget_ksek", "lots"),
         (2, "fih_year", "soon"),
         (2, "proj_start_year", "1850"),
+        (3, "proj_start_year", "abc"),
     }
     assert all(p.severity == "warning" and p.file == PATH for p in problems.values())
 
