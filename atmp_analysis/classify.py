@@ -224,11 +224,13 @@ def _only(mask: pd.Series, codes: tuple[int, ...]) -> pd.Series:
     return pd.Series((values != 0) & ((values & ~_bits(codes)) == 0), index=mask.index)
 
 
-def _labels(mask: pd.Series, codes: tuple[int, ...], field_: str, inst: Instrument) -> pd.Series:
-    """The lower-case labels of the ticked choices among ``codes``, joined with ``, ``."""
+def _labels(
+    mask: pd.Series, codes: tuple[int, ...], field_: str, inst: Instrument, lower: bool = False
+) -> pd.Series:
+    """The labels of the ticked choices among ``codes``, joined with ``, ``."""
     kept = pd.Series(mask.fillna(0).to_numpy(dtype=np.int64) & _bits(codes), index=mask.index)
     labels = mask_to_labels(kept.astype("Int64").mask(kept == 0), inst[field_], ", ")
-    return labels.str.lower()
+    return labels.str.lower() if lower else labels
 
 
 class _Found:
@@ -472,10 +474,10 @@ def establish_facts(
     elsewhere = same.eq("no").fillna(False)
     minimal = (substantial.value.eq("no") & same.eq("yes")).fillna(False)
     evidenced = substantial.source != ""
-    how = _labels(steps, substantial_steps, "manipulation", inst).mask(
+    how = _labels(steps, substantial_steps, "manipulation", inst, lower=True).mask(
         evidenced, "from " + substantial.source
     )
-    how_little = _labels(steps, minimal_steps, "manipulation", inst).mask(
+    how_little = _labels(steps, minimal_steps, "manipulation", inst, lower=True).mask(
         evidenced, "from " + substantial.source
     )
     detail = _pick(
