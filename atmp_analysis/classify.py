@@ -239,7 +239,7 @@ class _Found:
     def __init__(self, projects: pd.DataFrame, vocabulary: Vocabulary, sources: dict[str, str]):
         quoted = None
         for column, label in sources.items():
-            found = vocabulary.find(text(projects, column))
+            found = vocabulary.find(text(projects, column), negation=True)
             found = found.apply(lambda words, label=label: _quote(label, words))
             quoted = found if quoted is None else quoted.fillna(found)
         self.quoted = quoted if quoted is not None else pd.DataFrame(index=projects.index)

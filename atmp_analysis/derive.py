@@ -165,7 +165,7 @@ def platforms(projects: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     cell_named = vocabulary.find(other_cell)[cell_kind]
     cell_found = cell_named[[p for p in cell_kind if p != "other cell"]]
     # the description, where the structured question was skipped and not ruled out
-    described = vocabulary.find(text(projects, "proj_description"))
+    described = vocabulary.find(text(projects, "proj_description"), negation=True)
     no_gene = _unanswered(projects, "gene_tech") & coded(projects, "rna_dna").ne(0).fillna(True)
     no_cells = _unanswered(projects, "cell_type") & coded(projects, "contains_cells").ne(0).fillna(
         True

@@ -27,6 +27,11 @@ import numpy as np
 import pandas as pd
 
 LANGUAGES = ("en", "sv", "any")
+#: Words that negate the term after them (English and Swedish).
+NEGATION = (
+    r"(?i)(?<!\w)(?:not|no|non|without|never|neither|nor|ej|inte|icke|utan|ingen|inget|inga)(?!\w)"
+)
+_BEFORE = r"((?:\w+\W+){0,3}?)"  # up to three words before a term
 _FLEX = r"[\s\-‐‑–_/]*"  # spaces, hyphens (ASCII and typographic), underscores, slashes
 
 
@@ -154,13 +159,18 @@ class Vocabulary:
             object.__setattr__(self, "_compiled", cached)
         return cached
 
-    def find(self, texts: pd.Series) -> pd.DataFrame:
+    def find(self, texts: pd.Series, *, negation: bool = False) -> pd.DataFrame:
         """The first text matched for each canonical value, row by row.
 
         Parameters
         ----------
         texts
             Free text (missing allowed).
+        negation
+            Ignore a term when one of the three words before it negates it ("not
+            genetically modified", "utan ställning"): for evidence of a fact, not for
+            needs ("no GMP capacity" is a need). The first mention that is not negated
+            counts.
 
         Returns
         -------
@@ -171,12 +181,19 @@ class Vocabulary:
         codes, uniques = pd.factorize(texts.astype("string"))
         distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
         patterns = self._patterns()
+        negated = distinct.str.contains(NEGATION, regex=True).fillna(False) if negation else None
         found = {}
         for value in self.values:  # a few dozen values; the texts are matched vectorised
             if value not in patterns:  # an allowed value no term stands for
                 found[value] = pd.array([None] * len(texts), dtype="string")
                 continue
             hits = distinct.str.extract(f"({patterns[value].pattern})", expand=False)
+            look = (hits.notna() & negated).to_numpy(dtype=bool) if negation else []
+            if np.any(look):  # every mention with the words before it; the first not negated
+                parts = distinct[look].str.extractall(f"{_BEFORE}({patterns[value].pattern})")
+                kept = ~parts[0].str.contains(NEGATION, regex=True).fillna(False).to_numpy(bool)
+                first = parts.loc[kept, 1].groupby(level=0).first()
+                hits[look] = first.reindex(distinct.index[look])
             hits = np.append(hits.to_numpy(dtype=object, na_value=None), None)
             found[value] = pd.array(hits[codes], dtype="string")  # code -1 (missing) → None
         return pd.DataFrame(found, index=texts.index, columns=list(self.values))

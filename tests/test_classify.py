@@ -124,6 +124,26 @@ def test_text_contradicting_an_answer_is_a_conflict_and_the_answer_stands(classi
     assert "rna_dna" in result["conflicts"].split(";")
 
 
+def test_negated_text_is_no_evidence(classify):
+    result = classify(
+        [
+            {
+                "rna_dna": 99,
+                "infect_vaccine": 0,
+                "contains_cells": 1,
+                "manipulation": [5],
+                "same_function": 0,
+                "intended_action": 2,
+                "device": 0,
+                "proj_description": "Expanded NK cells, not genetically modified, no scaffold",
+            }
+        ]
+    ).iloc[0]
+    # "not genetically modified" settles nothing: the recombinant question stays open
+    assert result["atmp_class"] == "undetermined"
+    assert "rna_dna" in result["atmp_class_missing"]
+
+
 def test_conflicts_from_text_join_those_of_the_responses(make_responses, instrument):
     merged = make_responses(
         [{"rna_dna": 0, "contains_cells": 0, "infect_vaccine": 0, "proj_description": "AAV"}]

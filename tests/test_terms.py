@@ -695,3 +695,34 @@ def test_shipped_need_and_theme_terms(text, needs, themes):
     found_themes = _shipped("theme").recognise(texts).iloc[0]
     assert (None if pd.isna(found_needs) else found_needs) == needs
     assert (None if pd.isna(found_themes) else found_themes) == themes
+
+
+# -- negation --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a lentiviral vector", "lentiviral"),
+        ("not a lentiviral vector", None),
+        ("without any lentiviral vector", None),
+        ("utan lentivirus", None),
+        ("no AAV, but a lentiviral vector", "lentiviral"),
+        ("nothing lentiviral here", "lentiviral"),  # "nothing" is not "no"
+        ("no, we use a lentiviral vector", "lentiviral"),  # "no" is four words back
+    ],
+)
+def test_negation_drops_negated_mentions_only(text, expected):
+    vocabulary = Vocabulary.from_table(
+        pd.DataFrame(
+            {"term": ["lentivir*"], "language": ["any"], "value": ["LV"], "case_sensitive": ["no"]}
+        ),
+        "terms.csv",
+        "value",
+    )
+    found = vocabulary.find(pd.Series([text, None], dtype="string"), negation=True)["LV"]
+    assert (found.iloc[0] if pd.notna(found.iloc[0]) else None) == (
+        text[text.find("lentivir") :].split()[0] if expected else None
+    )
+    assert pd.isna(found.iloc[1])
+    # without negation every mention counts
+    plain = vocabulary.find(pd.Series([text], dtype="string"))["LV"]
+    assert plain.notna().all()
