@@ -21,18 +21,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from atmp_analysis.config import VOCAB_DIR
+
 LANGUAGES = ("en", "sv", "any")
-#: Words that negate the term after them (English and Swedish).
-NEGATION = (
-    r"(?i)(?<!\w)(?:not|no|non|without|never|neither|nor|ej|inte|icke|utan|ingen|inget|inga)(?!\w)"
-)
+#: Words that negate a term up to three words after them (data/vocab/negation_words.csv).
+NEGATION_WORDS = VOCAB_DIR / "negation_words.csv"
 _BEFORE = r"((?:\w+\W+){0,3}?)"  # up to three words before a term
 _FLEX = r"[\s\-‐‑–_/]*"  # spaces, hyphens (ASCII and typographic), underscores, slashes
+
+
+@cache
+def negation_pattern() -> str:
+    """One case-insensitive pattern of the negation words, each a whole word."""
+    words = pd.read_csv(NEGATION_WORDS, dtype=str, keep_default_na=False)["word"]
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return rf"(?i)(?<!\w)(?:{alternatives})(?!\w)"
 
 
 def term_pattern(term: str, case_sensitive: bool = False) -> str:
@@ -181,7 +190,8 @@ class Vocabulary:
         codes, uniques = pd.factorize(texts.astype("string"))
         distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
         patterns = self._patterns()
-        negated = distinct.str.contains(NEGATION, regex=True).fillna(False) if negation else None
+        negation_re = negation_pattern() if negation else ""
+        negated = distinct.str.contains(negation_re, regex=True).fillna(False) if negation else None
         found = {}
         for value in self.values:  # a few dozen values; the texts are matched vectorised
             if value not in patterns:  # an allowed value no term stands for
@@ -191,7 +201,7 @@ class Vocabulary:
             look = (hits.notna() & negated).to_numpy(dtype=bool) if negation else []
             if np.any(look):  # every mention with the words before it; the first not negated
                 parts = distinct[look].str.extractall(f"{_BEFORE}({patterns[value].pattern})")
-                kept = ~parts[0].str.contains(NEGATION, regex=True).fillna(False).to_numpy(bool)
+                kept = ~parts[0].str.contains(negation_re, regex=True).fillna(False).to_numpy(bool)
                 first = parts.loc[kept, 1].groupby(level=0).first()
                 hits[look] = first.reindex(distinct.index[look])
             hits = np.append(hits.to_numpy(dtype=object, na_value=None), None)

@@ -726,3 +726,14 @@ def test_negation_drops_negated_mentions_only(text, expected):
     # without negation every mention counts
     plain = vocabulary.find(pd.Series([text], dtype="string"))["LV"]
     assert plain.notna().all()
+
+
+def test_negation_words_are_a_vocabulary_in_both_languages():
+    from atmp_analysis.terms import NEGATION_WORDS, negation_pattern
+
+    table = pd.read_csv(NEGATION_WORDS, dtype=str, keep_default_na=False)
+    assert {"en", "sv"} <= set(table["language"])
+    assert table["word"].is_unique
+    pattern = negation_pattern()
+    assert re.search(pattern, "Inte odlade") and re.search(pattern, "NOT expanded")
+    assert not re.search(pattern, "nothing known")  # whole words only
