@@ -311,6 +311,12 @@ def _pairs_within(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return nodes[left], nodes[right]
 
 
+def _initials_agree(initial: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether the leads' first initials of each pair agree (a missing initial agrees)."""
+    a, b = initial[left], initial[right]
+    return (a < 0) | (b < 0) | (a == b)
+
+
 def _pair_scores(
     left: np.ndarray,
     right: np.ndarray,
@@ -351,7 +357,7 @@ def _match_groups(nodes: pd.DataFrame) -> np.ndarray:
     # block 1: the same lead surname
     n_surnames = len(surnames)
     left, right = _pairs_within(np.where(surname >= 0, wave * n_surnames + surname, -1))
-    initials_ok = (initial[left] < 0) | (initial[right] < 0) | (initial[left] == initial[right])
+    initials_ok = _initials_agree(initial, left, right)
     same = (acronym[left] == acronym[right]) & (acronym[left] >= 0)
     keep = initials_ok & (digits[left] == digits[right])
     alike = same.copy()
@@ -379,7 +385,7 @@ def _match_groups(nodes: pd.DataFrame) -> np.ndarray:
     claims = claims[_number_rows(claims)[1]]  # each (block, lead surname) once
     leads = np.bincount(claims[:, 0], minlength=block.max(initial=-1) + 1)
     missing = ((surname[left] < 0) | (surname[right] < 0)) & (leads[block[left]] <= 1)
-    initials_ok = (initial[left] < 0) | (initial[right] < 0) | (initial[left] == initial[right])
+    initials_ok = _initials_agree(initial, left, right)
     keep = missing.copy()
     ask = np.flatnonzero(initials_ok & ~missing)
     keep[ask] = _pair_scores(
