@@ -1,0 +1,466 @@
+"""Tests of atmp_analysis.figures: palettes as data, plot functions that only draw on an ax."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex, to_rgb
+from matplotlib.patches import Rectangle
+
+from atmp_analysis import figures
+from atmp_analysis.classify import CLASSES
+from atmp_analysis.figures import (
+    HIDDEN_LABEL,
+    STUB_FRACTION,
+    bar_counts,
+    describe,
+    funnel,
+    grouped_shares,
+    heatmap,
+    load_palettes,
+    palette,
+    stacked_bars,
+    year_bars,
+)
+from atmp_analysis.schemas import HORIZONS
+
+STAGE_GROUPS = [
+    "Discovery and proof of concept",
+    "Preclinical and CTA-enabling",
+    "Clinical trial application and Phase I",
+    "Phase II and later",
+]
+HEX = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+def counts(values, index, column="Projects") -> pd.DataFrame:
+    return pd.DataFrame({column: pd.array(values, dtype="Int64")}, index=index)
+
+
+def table(columns: dict[str, list], index) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: pd.array(values, dtype="Int64") for name, values in columns.items()}, index=index
+    )
+
+
+def hidden_as(frame: pd.DataFrame, label: str = "<3") -> pd.DataFrame:
+    return frame.astype("string").fillna(label)
+
+
+def texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def bar_patches(ax) -> list:
+    return [p for p in ax.patches if p.get_width() > 0 and p.get_height() > 0]
+
+
+def hatched(ax) -> list:
+    return [p for p in ax.patches if p.get_hatch()]
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+#: (true counts 13, 3, 7, 2, 4; cATMP = 2 hidden as "<3")
+CLASS_COUNTS = counts([13, 3, 7, None, 2, 4, 29], [*CLASSES, "Total"])
+STAGES = ["Discovery", "In vitro PoC", "In vivo PoC", "Preclinical", "CTA-enabling", "Phase I"]
+REACHED = counts([30, 22, 14, 9, None, None], STAGES)
+CLASS_BY_GROUP = table(
+    {
+        STAGE_GROUPS[0]: [5, 2, 0, None, 7],
+        STAGE_GROUPS[1]: [3, None, 4, 1, 9],
+        STAGE_GROUPS[2]: [2, 0, 1, 0, 3],
+        STAGE_GROUPS[3]: [None, 0, 0, 0, 1],
+        "Total": [11, 3, 5, 2, 21],
+    },
+    ["GTMP", "sCTMP", "TEP", "cATMP", "Total"],
+)
+NEEDS_BY_HORIZON = table(
+    {
+        "1-2 years": [6, 4, 3],
+        "3-5 years": [4, None, 2],
+        "5-10 years": [2, 1, 1],
+        "Total": [12, 6, 6],
+    },
+    ["GMP manufacturing capacity", "Regulatory advice", "Funding"],
+)
+SHARES = pd.DataFrame(
+    {
+        "This centre 2023": [45.0, 20.0, 35.0],
+        "UK Catapult 2023 (clinical trials)": [55.0, 38.0, np.nan],
+    },
+    index=["GTMP", "sCTMP", "TEP"],
+)
+FIH = table({"GTMP": [2, 3, None, 4], "TEP": [0, 2, 1, 1]}, [2024, 2025, 2026, 2028])
+
+DRAWINGS = {
+    "bar_counts": lambda ax: bar_counts(
+        CLASS_COUNTS, ax=ax, labels=hidden_as(CLASS_COUNTS), colours=palette("atmp_class")
+    ),
+    "funnel": lambda ax: funnel(REACHED, ax=ax, labels=hidden_as(REACHED)),
+    "heatmap": lambda ax: heatmap(CLASS_BY_GROUP, ax=ax, labels=hidden_as(CLASS_BY_GROUP)),
+    "stacked_bars": lambda ax: stacked_bars(
+        NEEDS_BY_HORIZON, ax=ax, labels=hidden_as(NEEDS_BY_HORIZON), legend_title="When"
+    ),
+    "grouped_shares": lambda ax: grouped_shares(SHARES, ax=ax),
+    "year_bars": lambda ax: year_bars(FIH, ax=ax, labels=hidden_as(FIH)),
+}
+
+
+# ------------------------------------------------------------------------ house style
+
+
+@pytest.mark.parametrize("name", list(DRAWINGS))
+def test_draws_on_the_given_ax_only(name, ax, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    figures_before = plt.get_fignums()
+    rc_before = dict(matplotlib.rcParams)
+    result = DRAWINGS[name](ax)
+    ax.figure.canvas.draw()
+    assert result is ax
+    assert plt.get_fignums() == figures_before
+    assert dict(matplotlib.rcParams) == rc_before
+    assert list(tmp_path.iterdir()) == []
+    assert ax.patches or ax.images
+
+
+@pytest.mark.parametrize("name", list(DRAWINGS))
+def test_no_top_or_right_spine(name, ax):
+    DRAWINGS[name](ax)
+    assert not ax.spines["top"].get_visible()
+    assert not ax.spines["right"].get_visible()
+
+
+def test_module_never_saves_shows_or_makes_figures():
+    source = Path(figures.__file__).read_text(encoding="utf-8")
+    forbidden = [
+        r"\.savefig\(",
+        r"\.show\(",
+        r"\bplt\.",
+        r"subplots\(",
+        r"rcParams\[",
+        r"rcParams\.update",
+        r"\.rc\(",
+        r"import matplotlib\.pyplot",
+        r"import pyplot",
+    ]
+    for pattern in forbidden:
+        assert not re.search(pattern, source), pattern
+
+
+# ------------------------------------------------------------------------- bar_counts
+
+
+def test_bar_colours_follow_the_class_palette_and_the_index_order(ax):
+    data = counts([13, 3, 7, 1, 2, 4], list(CLASSES))
+    bar_counts(data, ax=ax, colours=palette("atmp_class"))
+    bars = ax.containers[0].patches
+    assert [to_hex(b.get_facecolor()) for b in bars] == [
+        palette("atmp_class")[c].lower() for c in CLASSES
+    ]
+    centres = [b.get_y() + b.get_height() / 2 for b in bars]
+    assert centres == sorted(centres)
+    assert ax.yaxis_inverted()
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(CLASSES)
+    assert [b.get_width() for b in bars] == [13, 3, 7, 1, 2, 4]
+    assert texts(ax) == ["13", "3", "7", "1", "2", "4"]
+
+
+def test_bar_order_follows_the_index_not_the_counts(ax):
+    data = counts([1, 9, 5], ["TEP", "GTMP", "sCTMP"])
+    bar_counts(data, ax=ax, colours=palette("atmp_class"))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["TEP", "GTMP", "sCTMP"]
+    assert [to_hex(b.get_facecolor()) for b in ax.containers[0].patches] == [
+        palette("atmp_class")[c].lower() for c in ["TEP", "GTMP", "sCTMP"]
+    ]
+
+
+def test_a_hidden_count_is_a_fixed_stub_with_its_label(ax):
+    bar_counts(CLASS_COUNTS, ax=ax, labels=hidden_as(CLASS_COUNTS), colours=palette("atmp_class"))
+    bars = ax.containers[0].patches
+    stub = bars[list(CLASSES).index("cATMP")]
+    assert stub.get_width() == pytest.approx(STUB_FRACTION * 13)
+    assert stub.get_hatch()
+    assert to_hex(stub.get_facecolor()) == palette("suppressed")["suppressed"].lower()
+    assert "<3" in texts(ax)
+    # the hidden count (2) is drawn by no bar of cATMP's size: only not ATMP's visible 2
+    assert [b.get_width() for b in bars].count(2) == 1
+    assert "2" in texts(ax) and texts(ax).count("2") == 1
+
+
+def test_a_hidden_count_without_labels_shows_the_hidden_mark(ax):
+    bar_counts(counts([5, None], ["GTMP", "TEP"]), ax=ax)
+    assert texts(ax) == ["5", HIDDEN_LABEL]
+    assert len(hatched(ax)) == 1
+
+
+def test_a_numeric_label_on_a_hidden_cell_is_refused(ax):
+    data = counts([5, None], ["GTMP", "TEP"])
+    with pytest.raises(ValueError, match=r"hidden cell.*'TEP'.*number"):
+        bar_counts(data, ax=ax, labels=data.astype("string").fillna("2"))
+
+
+def test_every_bar_hidden_suggests_no_scale(ax):
+    bar_counts(counts([None, None], ["GTMP", "TEP"]), ax=ax)
+    assert list(ax.get_xticks()) == []
+    assert len(hatched(ax)) == 2
+
+
+def test_total_row_is_dropped(ax):
+    bar_counts(CLASS_COUNTS, ax=ax, labels=hidden_as(CLASS_COUNTS))
+    assert "Total" not in [t.get_text() for t in ax.get_yticklabels()]
+    assert len(ax.containers[0].patches) == len(CLASSES)
+    assert "29" not in texts(ax)
+
+
+def test_a_category_without_a_colour_is_an_error_unless_a_fallback_is_given(ax):
+    data = counts([3, 2], ["GTMP", "Other"])
+    with pytest.raises(ValueError, match="Other"):
+        bar_counts(data, ax=ax, colours=palette("atmp_class"))
+    bar_counts(data, ax=ax, colours=palette("atmp_class"), colour="#000000")
+    assert to_hex(ax.containers[0].patches[1].get_facecolor()) == "#000000"
+
+
+def test_stage_codes_find_the_stage_palette(ax):
+    bar_counts(counts([4, 2], [1, 7]), ax=ax, colours=palette("stage"))
+    assert [to_hex(b.get_facecolor()) for b in ax.containers[0].patches] == [
+        palette("stage")["1"].lower(),
+        palette("stage")["7"].lower(),
+    ]
+
+
+def test_long_category_labels_are_wrapped(ax):
+    long = "Regulatory advice on the clinical trial application and scientific advice"
+    bar_counts(counts([3], [long]), ax=ax)
+    label = ax.get_yticklabels()[0].get_text()
+    assert "\n" in label
+    assert max(len(line) for line in label.splitlines()) <= 28
+    assert ax.xaxis.get_major_locator()._integer
+
+
+# ----------------------------------------------------------------------------- funnel
+
+
+def test_funnel_bars_are_centred_widest_first_and_hidden_are_stubs(ax):
+    funnel(REACHED, ax=ax, labels=hidden_as(REACHED))
+    bars = ax.containers[0].patches
+    for bar in bars:
+        assert bar.get_x() + bar.get_width() / 2 == pytest.approx(0)
+    assert [b.get_width() for b in bars[:4]] == [30, 22, 14, 9]
+    assert [b.get_width() for b in bars[4:]] == [pytest.approx(STUB_FRACTION * 30)] * 2
+    assert all(b.get_hatch() for b in bars[4:]) and not any(b.get_hatch() for b in bars[:4])
+    assert texts(ax).count("<3") == 2
+    assert {"30", "22", "14", "9"} <= set(texts(ax))
+
+
+# ---------------------------------------------------------------------------- heatmap
+
+
+def test_heatmap_drops_totals_and_hatches_hidden_cells(ax):
+    heatmap(CLASS_BY_GROUP, ax=ax, labels=hidden_as(CLASS_BY_GROUP))
+    assert ax.images[0].get_array().shape == (4, 4)
+    assert "Total" not in [t.get_text() for t in ax.get_yticklabels()]
+    assert "21" not in texts(ax)
+    cells = [p for p in hatched(ax) if isinstance(p, Rectangle)]
+    assert sorted((p.get_x(), p.get_y()) for p in cells) == [(-0.5, 2.5), (0.5, 0.5), (2.5, -0.5)]
+    assert texts(ax).count("<3") == 3
+    assert len(texts(ax)) == 16
+
+
+@pytest.mark.parametrize("cmap", ["Blues", "viridis"])
+def test_heatmap_text_is_readable_and_zeros_are_light(ax, cmap):
+    data = table({"a": [0, 10], "b": [1, None]}, ["x", "y"])
+    heatmap(data, ax=ax, labels=hidden_as(data, "x"), cmap=cmap)
+    image = ax.images[0]
+    assert np.ma.getmaskarray(image.get_array())[0, 0]  # the zero cell takes the light fill
+    assert figures._luminance(to_hex(image.cmap.get_bad())) > 0.9
+    colour = {t.get_text(): to_hex(t.get_color()) for t in ax.texts}
+    assert colour["0"] == figures.ZERO_TEXT.lower()
+    for cell in ("10", "1"):  # text on a coloured cell: 4.5:1 at least
+        background = image.cmap(image.norm(int(cell)))
+        lum = sorted([figures._luminance(to_hex(background)), figures._luminance(colour[cell])])
+        assert (lum[1] + 0.05) / (lum[0] + 0.05) >= 4.5, (cmap, cell)
+
+
+def test_heatmap_wraps_long_column_labels(ax):
+    heatmap(CLASS_BY_GROUP, ax=ax)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[2] == "Clinical trial\napplication\nand Phase I"
+    assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels())
+
+
+# ------------------------------------------------------------------------ stacked_bars
+
+
+def test_stacked_bars_hide_a_row_total_and_show_one_stub(ax):
+    stacked_bars(NEEDS_BY_HORIZON, ax=ax, labels=hidden_as(NEEDS_BY_HORIZON))
+    horizon = palette("horizon")
+    segments = [p for p in ax.patches if not p.get_hatch()]
+    assert {to_hex(p.get_facecolor()) for p in segments if p.get_width() > 0} == {
+        c.lower() for c in horizon.values()
+    }
+    (stub,) = hatched(ax)
+    assert stub.get_width() == pytest.approx(STUB_FRACTION * 12)
+    assert stub.get_x() == pytest.approx(4 + 1)  # after the visible segments of its row
+    assert "3-5 years <3" in texts(ax)
+    assert "12" in texts(ax) and "6" in texts(ax)  # totals of the fully visible rows
+    assert "Total" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [*HORIZONS, "hidden"]
+
+
+# ---------------------------------------------------------------------- grouped_shares
+
+
+def test_grouped_shares_label_percentages_and_missing_shares(ax):
+    grouped_shares(SHARES, ax=ax)
+    assert {"45%", "55%", "20%", "38%", "35%", "n/a"} == set(texts(ax))
+    widths = [p.get_width() for p in ax.patches]
+    assert sorted(widths) == [0, 20, 35, 38, 45, 55]
+    assert to_hex(ax.containers[0].patches[0].get_facecolor()) == palette("series")["1"].lower()
+
+
+def test_grouped_shares_refuse_fractions_over_100(ax):
+    with pytest.raises(ValueError, match="percentages"):
+        grouped_shares(SHARES * 10, ax=ax)
+
+
+# --------------------------------------------------------------------------- year_bars
+
+
+def test_year_bars_stand_at_their_years_with_class_colours(ax):
+    year_bars(FIH, ax=ax, labels=hidden_as(FIH))
+    gtmp = ax.containers[0].patches
+    assert [b.get_x() + b.get_width() / 2 for b in gtmp] == [2024, 2025, 2026, 2028]
+    assert to_hex(gtmp[0].get_facecolor()) == palette("atmp_class")["GTMP"].lower()
+    (stub,) = hatched(ax)
+    assert stub.get_x() + stub.get_width() / 2 == 2026
+    assert stub.get_height() == pytest.approx(STUB_FRACTION * 5)  # tallest visible: 5
+    assert "GTMP <3" in texts(ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024", "2025", "2026", "2028"]
+
+
+# ---------------------------------------------------------------------------- describe
+
+
+def test_describe_a_bar_chart_lists_counts_and_hidden_labels():
+    text = describe(CLASS_COUNTS, hidden_as(CLASS_COUNTS), what="projects by ATMP class")
+    assert text.startswith("Bar chart of projects by ATMP class: ")
+    for part in ("GTMP 13", "sCTMP 3", "TEP 7", "cATMP <3", "not ATMP 2", "undetermined 4"):
+        assert part in text
+    assert "Total" not in text and "29" not in text
+
+
+def test_describe_a_table_names_its_size_and_largest_cell():
+    text = describe(CLASS_BY_GROUP, hidden_as(CLASS_BY_GROUP), what="projects by class and stage")
+    assert text == (
+        "Heatmap of projects by class and stage: 4 rows × 4 columns; largest cell GTMP × "
+        "Discovery and proof of concept (5); 3 cells hidden."
+    )
+
+
+def test_describe_is_cut_short():
+    many = counts(list(range(100)), [f"category {i}" for i in range(100)])
+    text = describe(many, what="many things")
+    assert len(text) <= figures.MAX_DESCRIPTION
+    assert text.endswith("…")
+    assert "category 0 0" in text
+
+
+# ---------------------------------------------------------------------------- palettes
+
+
+def test_every_palette_has_its_keys_in_order():
+    palettes = load_palettes()
+    assert list(palettes["atmp_class"]) == list(CLASSES)
+    assert list(palettes["stage"]) == [str(code) for code in range(1, 12)]
+    assert list(palettes["stage_group"]) == STAGE_GROUPS
+    assert list(palettes["horizon"]) == HORIZONS
+    assert list(palettes["suppressed"]) == ["suppressed"]
+
+
+def test_every_colour_is_a_hex_colour():
+    for name, colours in load_palettes().items():
+        for key, colour in colours.items():
+            assert HEX.fullmatch(colour), (name, key, colour)
+
+
+def test_class_colours_are_distinct_and_the_greys_are_neutral():
+    colours = {k: v.lower() for k, v in palette("atmp_class").items()}
+    assert len(set(colours.values())) == len(colours)
+    greys = [to_rgb(colours["not ATMP"]), to_rgb(colours["undetermined"])]
+    for rgb in greys:
+        assert rgb[0] == rgb[1] == rgb[2]
+    assert abs(greys[0][0] - greys[1][0]) > 0.2
+    hidden = to_rgb(palette("suppressed")["suppressed"])
+    assert abs(hidden[0] - greys[1][0]) > 0.1
+    okabe_ito = {"#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+    assert {colours[c] for c in ["GTMP", "sCTMP", "TEP", "cATMP"]} <= okabe_ito
+
+
+def test_the_stage_ramp_darkens_with_the_stage_and_groups_take_its_colours():
+    ramp = list(palette("stage").values())
+    lightness = [figures._luminance(c) for c in ramp]
+    assert lightness == sorted(lightness, reverse=True)
+    assert set(palette("stage_group").values()) <= set(ramp)
+
+
+def test_palette_returns_a_copy_and_names_unknown_palettes():
+    palette("atmp_class")["GTMP"] = "#000000"
+    assert palette("atmp_class")["GTMP"] != "#000000"
+    with pytest.raises(ValueError, match="no palette 'rainbow'"):
+        palette("rainbow")
+
+
+def _write(tmp_path, rows: list[str]):
+    path = tmp_path / "palettes.csv"
+    path.write_text("palette,key,colour,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_bad_colour_is_named_with_file_and_line(tmp_path):
+    path = _write(tmp_path, ["atmp_class,GTMP,#0072B2,", "atmp_class,TEP,green,"])
+    with pytest.raises(ValueError) as error:
+        load_palettes(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "line 3" in message and "'TEP'" in message and "'green'" in message
+
+
+def test_a_duplicate_key_is_named_with_file_and_both_lines(tmp_path):
+    path = _write(
+        tmp_path,
+        ["horizon,1-2 years,#B03903,", "horizon,3-5 years,#F3701B,", "horizon,1-2 years,#FDB576,"],
+    )
+    with pytest.raises(ValueError, match=r"palettes\.csv.*\n.*line 4 .*'1-2 years'.*line 2"):
+        load_palettes(path)
+
+
+def test_every_bad_row_is_listed_and_a_good_file_loads(tmp_path):
+    path = _write(tmp_path, ["a,1,#12345,", "a,,#123456,", "b,1,#ABCDEF,note, with comma"])
+    with pytest.raises(ValueError) as error:
+        load_palettes(path)
+    assert all(f"line {n}" in str(error.value) for n in (2, 3, 4))
+    good = _write(tmp_path, ["a,2,#123456,", "a,1,#abcdef,"])
+    assert load_palettes(good) == {"a": {"2": "#123456", "1": "#abcdef"}}
+
+
+def test_a_wrong_header_is_refused(tmp_path):
+    path = tmp_path / "palettes.csv"
+    path.write_text("name,key,hex\nx,1,#000000\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1: the header"):
+        load_palettes(path)
