@@ -24,14 +24,15 @@ def atomic_write(path: Path, *, newline: str | None = None) -> Iterator:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             yield handle
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared tables
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; outputs are shared tables
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file-creation mask (read without changing it for long)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

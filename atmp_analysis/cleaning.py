@@ -213,17 +213,22 @@ def _other_field(field, instrument: Instrument) -> str | None:
     return None
 
 
-def assign_wave(responses: pd.DataFrame, wave: int | None = None) -> pd.DataFrame:
-    """Add the survey year, ``wave``: as given, else the most common year of submission.
+def assign_wave(
+    responses: pd.DataFrame, wave: int | None = None, *, default: int | None = None
+) -> pd.DataFrame:
+    """Add the survey year, ``wave``: as given, else the most common year of submission,
+    else ``default`` (for an export without submission times).
 
     Raises
     ------
     SurveyError
-        When no wave is given and the export has no timestamps.
+        When no wave is given and the export has no timestamps and no default.
     """
     out = responses.copy(deep=False)  # copy-on-write: the input stays as it is
     if wave is None:
         years = out["submitted"].dt.year.dropna()
+        if years.empty and default is not None:
+            years = pd.Series([default])
         if years.empty:
             raise SurveyError(
                 f"{responses.attrs.get('path', 'survey')}: the export has no submission "
@@ -340,6 +345,7 @@ def clean(
     instrument: Instrument | None = None,
     wave: int | None = None,
     allow_invalid: bool = False,
+    default_wave: int | None = None,
 ) -> pd.DataFrame:
     """Clean one export in the raw layout into canonical responses.
 
@@ -351,6 +357,8 @@ def clean(
         The instrument (default: the shipped one).
     wave
         The survey year; default: the most common year of submission in the file.
+    default_wave
+        The survey year of an export without submission times, when ``wave`` is not given.
     allow_invalid
         Blank answers that are not choices of the instrument (with a warning each) instead
         of refusing the file.
@@ -364,7 +372,7 @@ def clean(
     instrument = instrument or Instrument.default()
     return (
         decode_answers(raw, instrument, allow_invalid=allow_invalid)
-        .pipe(assign_wave, wave)
+        .pipe(assign_wave, wave, default=default_wave)
         .pipe(parse_numbers)
         .pipe(screen)
     )

@@ -1,7 +1,8 @@
 """The ``atmp-report`` command line.
 
 Exit codes: 0 done; 1 invalid data (answers that are not the instrument's, listed cell by
-cell); 2 usage error or unreadable input (a missing, empty or unrecognised file).
+cell); 2 usage error or unreadable input (a missing, empty or unrecognised file); 3 a report
+notebook failed (the previous report is left as it was).
 An error is printed as one clear message naming the file, without a traceback; ``--debug``
 shows the traceback.
 """
@@ -28,7 +29,7 @@ from atmp_analysis.errors import SurveyError
 
 log = logging.getLogger("atmp_analysis")
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NOTEBOOK = 0, 1, 2, 3
 
 
 def _survey_paths(surveys: list[Path]) -> list[Path]:
@@ -44,14 +45,21 @@ def _survey_paths(surveys: list[Path]) -> list[Path]:
     return paths
 
 
-def _process(args: argparse.Namespace):
+def _process(args: argparse.Namespace, *, report_wave: bool = False):
+    """Read, clean, identify and merge; ``report_wave``: ``--wave`` picks the wave to report
+    and is each file's year only when the file has no submission times."""
     from atmp_analysis.pipeline import data_quality, read_surveys, to_projects
     from atmp_analysis.pseudonym import load_key
 
     key = load_key(args.key_file or default_key_path())
     paths = _survey_paths(args.surveys)
     responses = read_surveys(
-        paths, key, dictionary=args.dictionary, wave=args.wave, allow_invalid=args.allow_invalid
+        paths,
+        key,
+        dictionary=args.dictionary,
+        wave=None if report_wave else args.wave,
+        default_wave=args.wave if report_wave else None,
+        allow_invalid=args.allow_invalid,
     )
     projects = to_projects(responses, dictionary=args.dictionary)
     quality = data_quality(responses)
@@ -95,10 +103,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from atmp_analysis.report import render, write_report
-    from atmp_analysis.tables import write_tables
+    from atmp_analysis.build import NotebookFailed, build_report
 
-    _, responses, projects, quality = _process(args)
+    paths, responses, projects, quality = _process(args, report_wave=True)
     centre = args.centre
     if centre is None:
         if not args.surveys:
@@ -107,13 +114,34 @@ def cmd_build(args: argparse.Namespace) -> int:
             centre = load_spec()["centre"]["name"] + " (synthetic demo)"
         else:
             centre = "ATMP centre"
-    write_tables(responses, projects, quality, args.processed)
-    write_tables(responses, projects, quality, args.out / "tables")
-    page = write_report(
-        render(responses, projects, quality, centre=centre), args.out / "atmp_pipeline_report.html"
-    )
     log.info("%s", _summary(responses, projects, quality))
-    print(page)
+    try:
+        result = build_report(
+            responses,
+            projects,
+            quality,
+            inputs=paths,
+            out=args.out,
+            processed=args.processed,
+            wave=args.wave,
+            centre=centre,
+            audience=args.audience,
+            min_cell=args.min_cell,
+            jobs=args.jobs,
+        )
+    except NotebookFailed as exc:
+        print(f"error: {exc}; the previous report in {args.out} is unchanged", file=sys.stderr)
+        return EXIT_NOTEBOOK
+    size = result.report.stat().st_size
+    log.info(
+        "built %s report for %s in %.1f s: %d files; the HTML is %.0f kB",
+        args.audience,
+        result.manifest["parameters"]["wave"],
+        result.seconds,
+        len(result.outputs),
+        size / 1024,
+    )
+    print(result.report)
     return EXIT_OK
 
 
@@ -138,13 +166,24 @@ def cmd_instrument(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``atmp-report``."""
     parser = argparse.ArgumentParser(
         prog="atmp-report",
         description="Read an ATMP centre's pipeline survey exports, merge them into projects "
         "and build the report.",
-        epilog="Exit codes: 0 done, 1 invalid data, 2 usage error or unreadable input.",
+        epilog="Exit codes: 0 done, 1 invalid data, 2 usage error or unreadable input, "
+        "3 a report notebook failed.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -162,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser._add_action(action)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def data_options(p: argparse.ArgumentParser) -> None:
+    def data_options(p: argparse.ArgumentParser, wave_help: str | None = None) -> None:
         p.add_argument(
             "surveys",
             nargs="*",
@@ -181,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--wave",
             type=int,
             metavar="YEAR",
-            help="survey year (default: the most common submission year per file)",
+            help=wave_help or "survey year (default: the most common submission year per file)",
         )
         p.add_argument(
             "--allow-invalid",
@@ -208,10 +247,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser(
-        "build", parents=[common], help="process the survey and build the HTML report"
+        "build",
+        parents=[common],
+        help="process the survey, run the report notebooks and write the HTML report",
+        description="Process the surveys, run the report notebooks with papermill and write "
+        "DIR/atmp_pipeline_report.html, DIR/notebooks/, DIR/figures/, DIR/tables/ and "
+        "DIR/manifest.json. --wave picks the wave to report (default: the latest); each "
+        "file's survey year comes from its submission times.",
     )
-    data_options(p)
+    data_options(
+        p,
+        wave_help="the survey year to report (default: the latest in the data); "
+        "also the year of a file without submission times",
+    )
     p.add_argument("--centre", metavar="NAME", help="the centre's name in the report")
+    p.add_argument(
+        "--audience",
+        choices=("internal", "public"),
+        default="internal",
+        help="internal: every count, free-text quotes and the project listing (never personal "
+        "data); public: counts below --min-cell hidden with secondary suppression, no "
+        "free text, no listing (default: internal)",
+    )
+    p.add_argument(
+        "--min-cell",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="the smallest count a public report shows (default: 3)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="notebooks run at once (default: the number of cores)",
+    )
     p.add_argument(
         "--out",
         type=Path,

@@ -76,8 +76,12 @@ def read_surveys(
     dictionary: str | Path | None = None,
     wave: int | None = None,
     allow_invalid: bool = False,
+    default_wave: int | None = None,
 ) -> pd.DataFrame:
     """Read, clean and identify several exports; problems of all files in ``attrs``.
+
+    ``wave`` sets every file's survey year; without it each file's year is the most common
+    year of submission, or ``default_wave`` for a file without submission times.
 
     Every file is read before any error is raised, so the message lists the problems of
     all files at once.
@@ -89,7 +93,13 @@ def read_surveys(
     for path in paths:
         try:
             raw = read_export(path, instrument)
-            cleaned = clean(raw, instrument=instrument, wave=wave, allow_invalid=allow_invalid)
+            cleaned = clean(
+                raw,
+                instrument=instrument,
+                wave=wave,
+                allow_invalid=allow_invalid,
+                default_wave=default_wave,
+            )
         except SurveyError as exc:
             failures.append(exc)
             continue

@@ -18,6 +18,7 @@ from atmp_analysis.choices import mask_to_codes
 from atmp_analysis.derive import unrecognised_values
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.schemas import projects_schema, responses_schema
+from atmp_analysis.summary import missing_answers
 
 PROJECT_COLUMNS = [
     "project_id",
@@ -114,8 +115,9 @@ def write_tables(
     """Validate and write the processed tables into ``out_dir``.
 
     ``responses.csv``, ``projects.csv``, ``data_quality.csv`` (problems found while
-    reading) and ``unrecognised_values.csv`` (free-text answers in which no vocabulary
-    term was recognised, with what the project was counted as instead).
+    reading), ``unrecognised_values.csv`` (free-text answers in which no vocabulary
+    term was recognised, with what the project was counted as instead) and
+    ``missing_answers.csv`` (per wave and question: forms shown it, left empty, unsure).
     """
     instrument = instrument or Instrument.default()
     tables = {
@@ -123,8 +125,31 @@ def write_tables(
         "projects": validate(projects_table(projects, instrument), "projects"),
         "data_quality": quality,
         "unrecognised_values": unrecognised_values(projects),
+        "missing_answers": missing_answers(responses, instrument),
     }
     return {
         name: write_csv_atomic(table, Path(out_dir) / f"{name}.csv")
         for name, table in tables.items()
     }
+
+
+#: The tables :func:`write_tables` writes, in order.
+TABLE_NAMES = ("responses", "projects", "data_quality", "unrecognised_values", "missing_answers")
+
+
+def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read the processed tables :func:`write_tables` wrote, as users see them.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the first table that is missing from ``folder``.
+    """
+    folder = Path(folder)
+    out = {}
+    for name in TABLE_NAMES:
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: processed table not found (run atmp-report classify)")
+        out[name] = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return out

@@ -159,34 +159,6 @@ def test_no_personal_data_in_any_output(demo_2023):
             assert not found, f"{path.name} contains {found[:3]}"
 
 
-def test_build_writes_processed_tables_and_a_page(tmp_path, key_file):
-    code = main(
-        [
-            "-q",
-            "build",
-            "--out",
-            str(tmp_path / "reports"),
-            "--processed",
-            str(tmp_path / "processed"),
-            "--key-file",
-            str(key_file),
-        ]
-    )
-    assert code == 0
-    page = (tmp_path / "reports" / "atmp_pipeline_report.html").read_text(encoding="utf-8")
-    assert "<strong>25 projects</strong>" in page  # the latest wave, 2024
-    assert "47 people answered 57 forms" in page  # the test submitter is not a person
-    assert "1 cell was flagged" in page
-    assert "1 answer of free text matched no vocabulary term" in page
-    classes = page.split("Projects by likely ATMP class, 2024", 1)[1].split("</table>", 1)[0]
-    cells = [c.split(">")[-1] for c in classes.split("</td>")[:-1]]
-    assert cells == ["GTMP", "14", "sCTMP", "4", "TEP", "6", "cATMP", "1"]
-    assert "<script" not in page and "http" not in page.replace("http-equiv", "")
-    for name in ("responses.csv", "projects.csv", "data_quality.csv", "unrecognised_values.csv"):
-        assert (tmp_path / "processed" / name).is_file()
-        assert (tmp_path / "reports" / "tables" / name).is_file()
-
-
 def test_a_missing_file_is_one_line_and_exit_2(tmp_path, key_file, capsys):
     assert classify([tmp_path / "nope.csv"], tmp_path, key_file) == 2
     err = capsys.readouterr().err.strip()
