@@ -195,8 +195,8 @@ class Report:
     ) -> None:
         if audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
-        if min_cell < 1:
-            raise ValueError(f"min_cell must be at least 1, not {min_cell}")
+        if min_cell < 2:
+            raise ValueError(f"min_cell must be at least 2, not {min_cell}")
         waves = sorted(int(w) for w in data.projects["wave"].unique())
         if not waves:
             raise ValueError("the data hold no projects")

@@ -910,6 +910,8 @@ def unrecognised_section(report: Report) -> list[Block]:
 @_section("missing")
 def missing_section(report: Report) -> list[Block]:
     """Per question: project forms that were shown it and left it empty or "Don't know"."""
+    if (hidden := _internal_only(report)) is not None:
+        return hidden
     m = report.data.missing
     m = m[(m["wave"] == report.wave) & (m["shown"] > 0)]
     m = m[(m["not answered"] > 0) | (m["don't know"] > 0)]
@@ -928,6 +930,8 @@ def missing_section(report: Report) -> list[Block]:
 @_section("conflicts")
 def conflicts_section(report: Report) -> list[Block]:
     """On which answers the respondents of one project disagreed."""
+    if (hidden := _internal_only(report)) is not None:
+        return hidden
     fields = summary._exploded(report.projects["conflicts"]).dropna().value_counts()
     if fields.empty:
         return [report.prose("The respondents of each project agreed on every answer.")]

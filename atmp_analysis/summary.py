@@ -132,7 +132,7 @@ def by_origin(projects: pd.DataFrame) -> pd.DataFrame:
     """Projects by cell origin; products without cells are a category of their own."""
     origin = projects["cell_origin"].astype("string")
     no_cells = projects["contains_cells"].astype("string").str.replace(".0", "") == "0"
-    origin = origin.mask(origin.isna() & no_cells, "no cells")
+    origin = origin.mask((origin.isna() & no_cells).fillna(False), "no cells")
     order = ["autologous", "allogeneic", "xenogeneic", "no cells"]
     return _counts(origin, order, "Cell origin")
 
@@ -263,8 +263,8 @@ def fih_by_class(projects: pd.DataFrame, wave: int, *, years: int = 10) -> pd.Da
     """
     year = projects["fih_year"].astype("Float64").astype("Int64")
     label = year.astype("string")
-    label = label.mask(year <= wave, f"by {wave}")
-    label = label.mask(year > wave + years, "later")
+    label = label.mask((year <= wave).fillna(False), f"by {wave}")
+    label = label.mask((year > wave + years).fillna(False), "later")
     label = label.fillna("not given")
     order = [f"by {wave}", *(str(y) for y in range(wave + 1, wave + years + 1))]
     order += ["later", "not given"]

@@ -138,17 +138,11 @@ def test_report_rejects_unknown_audience(data):
         Report(data, audience="press")
 
 
-def test_report_rejects_min_cell_below_one(data):
-    with pytest.raises(ValueError, match="min_cell must be at least 1"):
+def test_report_rejects_min_cell_below_two(data):
+    with pytest.raises(ValueError, match="min_cell must be at least 2"):
         Report(data, audience="public", min_cell=0)
 
 
-@pytest.mark.xfail(
-    reason="Report.__init__ (report.py:198, 'if min_cell < 1') accepts min_cell=1 for a public "
-    "report, but disclosure.suppress requires min_cell >= 2, so the report only fails "
-    "later, at the first protected table",
-    strict=True,
-)
 def test_public_report_rejects_min_cell_one_when_made(data):
     with pytest.raises(ValueError, match="min_cell"):
         Report(data, audience="public", min_cell=1)

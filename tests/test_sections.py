@@ -270,29 +270,7 @@ def test_every_section_gives_html_blocks(blocks, audience, name):
         assert block.bundle["text/html"].strip()
 
 
-#: Sections whose tables show counts without disclosure control in a public report.
-UNPROTECTED_IN_PUBLIC = {
-    "missing": "sections.missing_section shows the missing-answers counts unprotected in a "
-    "public report ('not answered' 1 for fih_year); flagged_cells and unrecognised are "
-    "internal-only, this section is not",
-    "conflicts": "sections.conflicts_section shows projects per conflicting answer unprotected "
-    "in a public report ('stage' 1); flagged_cells and unrecognised are internal-only, "
-    "this section is not",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(reason=UNPROTECTED_IN_PUBLIC[name], strict=True),
-        )
-        if name in UNPROTECTED_IN_PUBLIC
-        else name
-        for name in SECTIONS
-    ],
-)
+@pytest.mark.parametrize("name", list(SECTIONS))
 def test_public_tables_show_no_count_below_min_cell(blocks, name):
     assert small_counts(html_of(blocks["public"][name])) == []
 

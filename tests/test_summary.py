@@ -133,12 +133,6 @@ def test_by_origin_counts_products_without_cells_as_their_own_category():
     assert list(table.index) == ["autologous", "allogeneic", "no cells"]
 
 
-@pytest.mark.xfail(
-    reason="summary.by_origin (summary.py:135): origin.mask(origin.isna() & no_cells) with a "
-    "missing contains_cells gives an NA condition, which Series.mask treats as true, so a "
-    "project that answered neither question is counted as 'no cells'",
-    strict=True,
-)
 def test_by_origin_project_without_any_cell_answer_is_not_answered():
     p = projects(cell_origin=[None, None, "autologous"], contains_cells=[None, 0, 1])
     assert counts(summary.by_origin(p)) == {"autologous": 1, "no cells": 1, NOT_ANSWERED: 1}
@@ -300,13 +294,6 @@ def test_fih_by_class_years_parameter_moves_the_later_boundary():
     assert list(table.index) == ["2026", "later"]
 
 
-@pytest.mark.xfail(
-    reason="summary.fih_by_class (summary.py:266-267): label.mask(year <= wave, ...) and "
-    "label.mask(year > wave + years, ...) get an NA condition where fih_year is missing; "
-    "Series.mask treats NA as true, so a project that gave no year is counted as 'later' "
-    "and the 'not given' row never appears",
-    strict=True,
-)
 def test_fih_by_class_project_without_a_year_is_not_given():
     p = projects(atmp_class=["GTMP", "GTMP", "TEP"], fih_year=[None, 2025.0, None])
     table = summary.fih_by_class(p, 2023)
