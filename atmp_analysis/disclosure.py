@@ -160,8 +160,9 @@ def suppress(
     kind = np.full(values.shape, _VISIBLE, dtype=np.int8)
     if min_cell is not None:
         kind[values < min_cell] = _PRIMARY
-        if lines:
-            kind = _add_secondary(values, kind, lines, min_cell)
+        if lines and frame.size:
+            arcs = _arcs(*frame.shape)
+            kind = _add_secondary(values, kind, lines, arcs, min_cell)
 
     hidden = kind != _VISIBLE
     shown = pd.DataFrame(values, index=index, columns=columns).astype("Int64").mask(hidden)
@@ -280,14 +281,108 @@ def _bounds(
     return lo.reshape(values.shape), hi.reshape(values.shape)
 
 
-def _add_secondary(
-    values: np.ndarray, kind: np.ndarray, lines: list[tuple[np.ndarray, int]], min_cell: int
+def _arcs(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
+    """The table with margins as a circulation: ``(from_node, to_node)`` per flat position.
+
+    Node 0 is a source, 1..n_rows the rows, then the columns, and last a sink. A cell is
+    the flow from its row to its column, a row total the flow from the source into its
+    row, a column total the flow from its column into the sink and the grand total the
+    flow from the sink back to the source. Flow is conserved at every node exactly when
+    every row and column adds up to its total. A one-column table is one line: its cells
+    flow from node 0 to node 1 and the total flows back.
+    """
+    if n_cols == 1:
+        return [(0, 1)] * n_rows + [(1, 0)]
+    source, sink = 0, n_rows + n_cols + 1
+
+    def arc(i: int, j: int) -> tuple[int, int]:
+        row, col = 1 + i, 1 + n_rows + j
+        if i < n_rows:
+            return (row, col) if j < n_cols else (source, row)
+        return (col, sink) if j < n_cols else (sink, source)
+
+    return [arc(i, j) for i in range(n_rows + 1) for j in range(n_cols + 1)]
+
+
+def _can_change(
+    values: np.ndarray, kind: np.ndarray, arcs: list[tuple[int, int]], min_cell: int
 ) -> np.ndarray:
-    """``kind`` with ``"x"`` cells added until no hidden cell can be worked out exactly."""
+    """Exact audit: whether each hidden cell could hold another value, for the reader.
+
+    The true table is a feasible circulation (:func:`_arcs`) within the bounds the
+    reader knows (shown cells exact, ``"<m"`` in ``[0, m-1]``, ``"x"`` in ``[m, ∞)``).
+    Another feasible table differs from it by a circulation that splits into cycles, each
+    of which can be added by itself; so a cell can take another value exactly when some
+    cycle through it can move one unit within the bounds: its flow can rise and there is
+    a path back from its end to its start (or it can fall and there is a path forward),
+    using only other cells that can rise (forwards) or fall (backwards). Every cell on
+    such a cycle can change too. Unlike :func:`_bounds`, this sees consequences of
+    several lines taken together.
+    """
+    flat_values, flat_kind = values.ravel(), kind.ravel()
+    can_rise = ((flat_kind == _PRIMARY) & (flat_values < min_cell - 1)) | (
+        flat_kind == _SECONDARY
+    )
+    can_fall = ((flat_kind == _PRIMARY) & (flat_values > 0)) | (
+        (flat_kind == _SECONDARY) & (flat_values > min_cell)
+    )
+    n_nodes = 1 + max(max(arc) for arc in arcs)
+    step: list[list[tuple[int, int]]] = [[] for _ in range(n_nodes)]  # node -> (next, cell)
+    for cell, (start, end) in enumerate(arcs):
+        if can_rise[cell]:
+            step[start].append((end, cell))
+        if can_fall[cell]:
+            step[end].append((start, cell))
+
+    def path(start: int, end: int, avoid: int) -> list[int] | None:
+        """Cells on a path of the residual graph from ``start`` to ``end``, not via ``avoid``."""
+        came_from: dict[int, tuple[int, int]] = {start: (start, -1)}
+        queue = [start]
+        for node in queue:
+            if node == end:
+                cells = []
+                while node != start:
+                    node, cell = came_from[node]
+                    cells.append(cell)
+                return cells
+            for following, cell in step[node]:
+                if cell != avoid and following not in came_from:
+                    came_from[following] = (node, cell)
+                    queue.append(following)
+        return None
+
+    changeable = np.zeros(len(arcs), dtype=bool)
+    for cell in np.flatnonzero(flat_kind != _VISIBLE):
+        if changeable[cell]:
+            continue
+        start, end = arcs[cell]
+        cycle = (path(end, start, cell) if can_rise[cell] else None) or (
+            path(start, end, cell) if can_fall[cell] else None
+        )
+        if cycle is not None:
+            changeable[[cell, *cycle]] = True
+    return changeable.reshape(values.shape)
+
+
+def _add_secondary(
+    values: np.ndarray,
+    kind: np.ndarray,
+    lines: list[tuple[np.ndarray, int]],
+    arcs: list[tuple[int, int]],
+    min_cell: int,
+) -> np.ndarray:
+    """``kind`` with ``"x"`` cells added until no hidden cell can be worked out exactly.
+
+    The interval audit (:func:`_bounds`) runs first; when it finds nothing, the exact
+    audit (:func:`_can_change`) has the last word.
+    """
     kind = kind.copy()
     while True:
+        hidden = kind != _VISIBLE
         lo, hi = _bounds(values, kind, lines, min_cell)
-        disclosed = ((kind != _VISIBLE) & (lo == hi)).ravel()
+        disclosed = (hidden & (lo == hi)).ravel()
+        if not disclosed.any():
+            disclosed = (hidden & ~_can_change(values, kind, arcs, min_cell)).ravel()
         if not disclosed.any():
             return kind
         pick = _pick_secondary(values.ravel(), kind.ravel() != _VISIBLE, disclosed, lines)
@@ -330,3 +425,33 @@ def _pick_secondary(
         return min(totals)[-1]
     shown = np.flatnonzero(~hidden)
     return int(shown[np.argmin(values[shown])]) if shown.size else None
+
+
+def safe_with_known_margins(counts: pd.DataFrame, shown: Suppressed) -> bool:
+    """Whether no hidden cell of a cross table can be worked out even by a reader who knows
+    every row and column total exactly (from other tables of the same report).
+
+    ``counts`` are the true counts without margins, ``shown`` their :func:`suppress` result
+    with margins. A one-way table of the same categories publishes the totals of a cross
+    table; this audit treats them all as known, so it is safe whatever the other tables show.
+
+    >>> counts = pd.DataFrame({"a": [3, 0], "b": [5, 4]}, index=["r1", "r2"])
+    >>> safe_with_known_margins(counts, suppress(counts))  # r2 = 4 known: its 0 follows
+    False
+    """
+    if shown.min_cell is None:
+        return True
+    values, lines = _with_margins(_whole_numbers(counts))
+    labels = shown.labels.to_numpy(dtype=str)
+    if labels.shape != values.shape:
+        raise ValueError("shown must be suppress(counts) with margins")
+    kind = np.where(
+        labels == f"<{shown.min_cell}",
+        _PRIMARY,
+        np.where(labels == "x", _SECONDARY, _VISIBLE),
+    ).astype(np.int8)
+    kind[-1, :] = _VISIBLE  # the totals, known exactly
+    if values.shape[1] > counts.shape[1]:
+        kind[:, -1] = _VISIBLE
+    lo, hi = _bounds(values, kind, lines, shown.min_cell)
+    return not ((kind != _VISIBLE) & (lo == hi)).any()

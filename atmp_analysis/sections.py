@@ -17,7 +17,7 @@ import pandas as pd
 from atmp_analysis import figures, summary
 from atmp_analysis.classify import CLASSES, rules
 from atmp_analysis.config import REFERENCE_DIR
-from atmp_analysis.disclosure import Suppressed
+from atmp_analysis.disclosure import Suppressed, safe_with_known_margins
 from atmp_analysis.report import Block, Report, esc
 from atmp_analysis.summary import NOT_ANSWERED, PROJECTS
 
@@ -58,9 +58,9 @@ def _exhibit_specs() -> dict[str, tuple[str, bool]]:
         "area_stage": ("Projects by therapeutic area and stage group", True),
         "first_patient": ("Projects by expected year of the first patient treated", True),
         "needs": ("Projects per support need (ticked, or named in the free text)", False),
-        "needs_stage": ("Projects per support need and stage group", False),
-        "needs_class": ("Projects per support need and class", False),
-        "planning": ("Projects per support need and when they need it", False),
+        "needs_stage": ("Projects per support need and stage group", True),
+        "needs_class": ("Projects per support need and class", True),
+        "planning": ("Projects per support need and when they need it", True),
         "themes": ("Projects per theme of their biggest bottleneck", False),
         "regulatory": ("Projects per regulatory interaction so far", False),
         "manufacturing": ("Projects by manufacturing status", True),
@@ -130,17 +130,55 @@ def _first_patient(projects: pd.DataFrame, wave: int, *, banded: bool) -> pd.Dat
 
 def protected(report: Report, name: str) -> Suppressed:
     """The table of one exhibit as the report's audience may see it."""
-    additive = _exhibit_specs()[name][1]
+    shown = _protect(report, name)
+    if name not in MULTI_ROWS:
+        return shown
+    # a project counts in several rows: the column sums count mentions, not projects
+    return Suppressed(
+        counts=shown.counts.drop(index="Total"),
+        labels=shown.labels.drop(index="Total"),
+        min_cell=shown.min_cell,
+        n_primary=shown.n_primary,
+        n_secondary=shown.n_secondary,
+    )
+
+
+#: Cross tables of a multi-select answer (rows) by a single answer (columns): each row adds
+#: up (to the projects with that need, as the one-way table shows), the columns do not.
+MULTI_ROWS = ("needs_stage", "needs_class", "planning")
+
+
+def _protect(report: Report, name: str) -> Suppressed:
+    return report.protect(_counts(report, name), margins=_exhibit_specs()[name][1])
+
+
+def _counts(report: Report, name: str) -> pd.DataFrame:
+    """The true counts of an exhibit (never shown as they are in a public report)."""
     counts = _raw_counts(report, name)
-    if name == "stages":
-        counts = counts[[PROJECTS]]
-    return report.protect(counts, margins=additive)
+    return counts[[PROJECTS]] if name == "stages" else counts
+
+
+def withheld(report: Report, name: str) -> bool:
+    """Whether a public report leaves out a cross table as too sparse to publish.
+
+    The one-way tables publish the row and column totals of a cross table; when, with those
+    known, a hidden count could still be worked out, no suppression pattern of the cross
+    table protects it, and the table (and its figure) is left out.
+    """
+    if not report.public or not _exhibit_specs()[name][1]:
+        return False
+    counts = _counts(report, name)
+    if counts.shape[1] < 2:
+        return False
+    return not safe_with_known_margins(counts, _protect(report, name))
 
 
 def exhibit_tables(report: Report) -> dict[str, tuple[pd.DataFrame, str]]:
     """Every exhibit's table as shown (text cells), with its caption: for ``tables/``."""
     out = {}
     for name, (caption, _) in _exhibit_specs().items():
+        if withheld(report, name):
+            continue
         table = protected(report, name).labels
         if name == "stages":
             table = pd.concat([_trl_labels(report).reindex(table.index), table], axis=1)
@@ -292,6 +330,8 @@ def _stage_sentence(report: Report, stages: Suppressed) -> str:
     else:
         parts.append("No project is in clinical trials yet")
     column = "Preclinical and CTA-enabling" if report.public else "Preclinical development"
+    if withheld(report, "class_stage"):
+        column = None
     if column in cross.labels.columns and cross.counts.loc["Total", column] is not pd.NA:
         col = cross.labels[column].drop(["Total", NOT_ANSWERED], errors="ignore")
         by_class = [f"{v} {esc(k)}" for k, v in col.items() if str(v).isdigit() and v != "0"]
@@ -538,7 +578,20 @@ def origin_section(report: Report) -> list[Block]:
     ]
 
 
+def _withheld_note(report: Report, name: str) -> list[Block]:
+    return [
+        report.prose(
+            f"{esc(_exhibit_specs()[name][0])}: left out of the public report. With the "
+            "totals shown in the other tables, too few projects fall in each cell to "
+            "show it without the risk of identifying a project.",
+            note=True,
+        )
+    ]
+
+
 def _heatmap(report: Report, name: str, what: str, xlabel: str, ylabel: str) -> list[Block]:
+    if withheld(report, name):
+        return _withheld_note(report, name)
     table = protected(report, name)
     rows = len(table.counts.index)
     return [
@@ -621,6 +674,8 @@ def needs_class_section(report: Report) -> list[Block]:
 @_section("planning")
 def planning_section(report: Report) -> list[Block]:
     """What the facility must plan for within 1–2, 3–5 and 5–10 years."""
+    if withheld(report, "planning"):
+        return _withheld_note(report, "planning")
     table = protected(report, "planning")
     colours = dict(figures.palette("horizon"))
     colours.setdefault("not known", figures.palette("series")["3"])

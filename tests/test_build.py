@@ -262,6 +262,14 @@ def test_a_public_report_leaves_out_free_text_and_listings(public):
     assert "Per-project listings are left out" in page
 
 
+def test_a_public_report_leaves_out_cross_tables_its_totals_would_reveal(public):
+    # the class table publishes 3 sCTMP; in class x stage they all sit in one stage group
+    text = _text(_page(public))
+    assert "Projects by class and stage: left out of the public report" in text
+    assert not (public / "tables" / "class_stage.csv").exists()
+    assert (public / "tables" / "classes.csv").exists()
+
+
 @pytest.mark.parametrize("which", ["internal", "public"])
 def test_no_personal_data_in_any_output(which, request):
     out = request.getfixturevalue(which)

@@ -9,7 +9,9 @@ from atmp_analysis.classify import classify_projects
 from atmp_analysis.errors import problems_frame
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.tables import (
+    TABLE_NAMES,
     projects_table,
+    read_tables,
     responses_table,
     validate,
     write_csv_atomic,
@@ -237,16 +239,21 @@ def test_validate_rejects_a_bad_respondent_id(identified, instrument):
 
 
 # -- write_tables ----------------------------------------------------------------------------
-def test_write_tables_writes_four_files(identified, projects, instrument, tmp_path):
+def test_write_tables_writes_five_files(identified, projects, instrument, tmp_path):
     out = tmp_path / "processed"
     written = write_tables(identified, projects, problems_frame([]), out, instrument)
-    assert set(written) == {"responses", "projects", "data_quality", "unrecognised_values"}
+    assert set(written) == set(TABLE_NAMES)
     assert sorted(p.name for p in out.iterdir()) == [
         "data_quality.csv",
+        "missing_answers.csv",
         "projects.csv",
         "responses.csv",
         "unrecognised_values.csv",
     ]
+    back = read_tables(out)
+    assert list(back) == list(TABLE_NAMES)
+    assert len(back["projects"]) == len(projects)
+    assert {"wave", "variable", "shown", "not answered"} <= set(back["missing_answers"])
     responses = pd.read_csv(written["responses"], dtype=str)
     projects_csv = pd.read_csv(written["projects"], dtype=str)
     assert len(responses) == 5
