@@ -130,6 +130,8 @@ def _first_patient(projects: pd.DataFrame, wave: int, *, banded: bool) -> pd.Dat
 
 def protected(report: Report, name: str) -> Suppressed:
     """The table of one exhibit as the report's audience may see it."""
+    if name == "funnel":
+        return _funnel(report, protected(report, "stages"))
     shown = _protect(report, name)
     if name not in MULTI_ROWS:
         return shown
@@ -492,7 +494,7 @@ def _stage_colours() -> dict[str, str]:
 def stages_section(report: Report) -> list[Block]:
     """Development stages with TRL, and the stage funnel."""
     table = protected(report, "stages")
-    funnel = _funnel(report, table)
+    funnel = protected(report, "funnel")
     colours = _stage_colours()
     return [
         _figure(

@@ -262,6 +262,13 @@ def test_a_public_report_leaves_out_free_text_and_listings(public):
     assert "Per-project listings are left out" in page
 
 
+def test_the_public_funnel_reveals_no_hidden_stage_count(public):
+    stages = pd.read_csv(public / "tables" / "stages.csv", index_col=0, dtype=str)["Projects"]
+    funnel = pd.read_csv(public / "tables" / "funnel.csv", index_col=0, dtype=str)["Projects"]
+    assert stages["Discovery"] == "<3"  # so 23 - "reached in vitro" must not be shown
+    assert funnel["In vitro proof of concept"] in {"x", "<3"}
+
+
 def test_a_public_report_leaves_out_cross_tables_its_totals_would_reveal(public):
     # the class table publishes 3 sCTMP; in class x stage they all sit in one stage group
     text = _text(_page(public))
