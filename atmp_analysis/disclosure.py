@@ -320,9 +320,7 @@ def _can_change(
     several lines taken together.
     """
     flat_values, flat_kind = values.ravel(), kind.ravel()
-    can_rise = ((flat_kind == _PRIMARY) & (flat_values < min_cell - 1)) | (
-        flat_kind == _SECONDARY
-    )
+    can_rise = ((flat_kind == _PRIMARY) & (flat_values < min_cell - 1)) | (flat_kind == _SECONDARY)
     can_fall = ((flat_kind == _PRIMARY) & (flat_values > 0)) | (
         (flat_kind == _SECONDARY) & (flat_values > min_cell)
     )
