@@ -12,8 +12,12 @@ reader knows that a ``"<3"`` cell lies in ``[0, 2]``, that an ``"x"`` cell lies 
 row and each column adds up to its total (the totals row and column included). The audit
 narrows the interval of every hidden cell line by line until nothing changes (interval
 constraint propagation); a hidden cell whose interval has shrunk to a single value is
-disclosed. While any cell is disclosed, one more cell in a line through it is hidden and
-the audit is run again.
+disclosed. Taking the lines one at a time misses what follows from several lines together
+(a sum of two rows minus a column, say), so when the intervals show nothing an exact audit
+has the last word: the table with its totals is a flow through a network of rows and
+columns, and a hidden cell can hold another value exactly when a cycle of one-unit changes
+through it stays within what the reader knows. While any cell is disclosed, one more cell
+in a line through it is hidden and the audit is run again.
 """
 
 from __future__ import annotations
@@ -210,7 +214,7 @@ def _append_label(labels: pd.Index, total_label: str) -> pd.Index:
         return pd.MultiIndex.from_tuples([*labels, total], names=labels.names)
     if total_label in labels:
         raise ValueError(f"{total_label!r} is already a label of the table")
-    return pd.Index([*labels, total_label], name=labels.name, dtype=object)
+    return pd.Index([*labels, total_label], name=labels.name)
 
 
 def _with_margins(values: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
@@ -372,23 +376,32 @@ def _add_secondary(
     """``kind`` with ``"x"`` cells added until no hidden cell can be worked out exactly.
 
     The interval audit (:func:`_bounds`) runs first; when it finds nothing, the exact
-    audit (:func:`_can_change`) has the last word.
+    audit (:func:`_can_change`) has the last word. Hiding a cell only widens what the
+    reader knows of it, so a cell that can be worked out even with every cell hidden
+    cannot be protected at all: such cells are left out of the target, with a warning,
+    rather than hiding the whole table for nothing.
     """
     kind = kind.copy()
+    everything_hidden = np.where(kind == _PRIMARY, _PRIMARY, _SECONDARY).astype(np.int8)
+    exposed = ~_can_change(values, everything_hidden, arcs, min_cell)
+    if (exposed & (kind == _PRIMARY)).any():
+        warnings.warn(
+            f"{int((exposed & (kind == _PRIMARY)).sum())} count(s) below {min_cell} can be "
+            "worked out from which cells are small, however many cells are hidden; merge "
+            "categories to protect them",
+            stacklevel=3,
+        )
+    exposed = exposed.ravel()
     while True:
         hidden = kind != _VISIBLE
         lo, hi = _bounds(values, kind, lines, min_cell)
-        disclosed = (hidden & (lo == hi)).ravel()
+        disclosed = (hidden & (lo == hi)).ravel() & ~exposed
         if not disclosed.any():
-            disclosed = (hidden & ~_can_change(values, kind, arcs, min_cell)).ravel()
+            disclosed = (hidden & ~_can_change(values, kind, arcs, min_cell)).ravel() & ~exposed
         if not disclosed.any():
             return kind
-        pick = _pick_secondary(values.ravel(), kind.ravel() != _VISIBLE, disclosed, lines)
-        if pick is None:
-            warnings.warn(
-                "every cell is hidden and a small count can still be worked out",
-                stacklevel=3,
-            )
+        pick = _pick_secondary(values.ravel(), hidden.ravel(), disclosed, lines)
+        if pick is None:  # pragma: no cover - with everything hidden only exposed cells remain
             return kind
         kind.flat[pick] = _SECONDARY
 
