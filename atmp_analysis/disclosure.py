@@ -465,4 +465,7 @@ def safe_with_known_margins(counts: pd.DataFrame, shown: Suppressed) -> bool:
     if values.shape[1] > counts.shape[1]:
         kind[:, -1] = _VISIBLE
     lo, hi = _bounds(values, kind, lines, shown.min_cell)
-    return not ((kind != _VISIBLE) & (lo == hi)).any()
+    if ((kind != _VISIBLE) & (lo == hi)).any():
+        return False
+    changeable = _can_change(values, kind, _arcs(*counts.shape), shown.min_cell)
+    return bool(changeable.ravel()[(kind != _VISIBLE).ravel()].all())
