@@ -186,7 +186,7 @@ def build_report(
     NotebookFailed
         When a notebook raises; the last good report stays in place.
     """
-    from atmp_analysis.export import export_html, write_html
+    from atmp_analysis.export import ReportExportError, export_html, write_html
     from atmp_analysis.report import Report, ReportData
     from atmp_analysis.tables import read_tables, write_tables
 
@@ -239,12 +239,14 @@ def build_report(
             nb = executed[n.stem]
             save_figures(nb, staging / "figures")
             subtitle = _subtitle(wave, audience, started)
-            if n.stem == REPORT_NOTEBOOK:
-                write_html(export_html(nb, title=title, subtitle=subtitle), staging / REPORT_FILE)
-            write_html(
-                export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle),
-                staging / "notebooks" / f"{n.stem}.html",
-            )
+            try:
+                if n.stem == REPORT_NOTEBOOK:
+                    page = export_html(nb, title=title, subtitle=subtitle)
+                    write_html(page, staging / REPORT_FILE)
+                page = export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle)
+                write_html(page, staging / "notebooks" / f"{n.stem}.html")
+            except ReportExportError as exc:  # an output would load or run something
+                raise NotebookFailed(f"notebook {n.stem} cannot be exported: {exc}") from None
         tables = read_tables(processed)
         report = Report(
             ReportData.from_tables(tables),

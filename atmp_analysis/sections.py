@@ -42,30 +42,28 @@ def section(report: Report, name: str) -> list[Block]:
 # -- the exhibits: one protected table each --------------------------------------------------
 
 
-@cache
-def _exhibit_specs() -> dict[str, tuple[str, bool]]:
-    """Exhibit name → (caption, additive: whether margins are shown and protected)."""
-    return {
-        "classes": ("Projects by likely EU legal class", True),
-        "platforms": ("Projects by technology platform (a project may use several)", False),
-        "stages": ("Projects by development stage, with the technology readiness level", True),
-        "funnel": ("Projects that have reached at least each stage", False),
-        "trl": ("Projects by technology readiness level", True),
-        "areas": ("Projects by therapeutic area", True),
-        "origin": ("Projects by origin of the cells", True),
-        "rare": ("Projects for a rare (orphan) disease", True),
-        "class_stage": ("Projects by class and stage", True),
-        "area_stage": ("Projects by therapeutic area and stage group", True),
-        "first_patient": ("Projects by expected year of the first patient treated", True),
-        "needs": ("Projects per support need (ticked, or named in the free text)", False),
-        "needs_stage": ("Projects per support need and stage group", True),
-        "needs_class": ("Projects per support need and class", True),
-        "planning": ("Projects per support need and when they need it", True),
-        "themes": ("Projects per theme of their biggest bottleneck", False),
-        "regulatory": ("Projects per regulatory interaction so far", False),
-        "manufacturing": ("Projects by manufacturing status", True),
-        "manufacturer": ("Projects by planned manufacturer for clinical trials", True),
-    }
+#: Exhibit name → (caption, additive: whether its totals are shown and protected).
+EXHIBITS: dict[str, tuple[str, bool]] = {
+    "classes": ("Projects by likely EU legal class", True),
+    "platforms": ("Projects by technology platform (a project may use several)", False),
+    "stages": ("Projects by development stage, with the technology readiness level", True),
+    "funnel": ("Projects that have reached at least each stage", False),
+    "trl": ("Projects by technology readiness level", True),
+    "areas": ("Projects by therapeutic area", True),
+    "origin": ("Projects by origin of the cells", True),
+    "rare": ("Projects for a rare (orphan) disease", True),
+    "class_stage": ("Projects by class and stage", True),
+    "area_stage": ("Projects by therapeutic area and stage group", True),
+    "first_patient": ("Projects by expected year of the first patient treated", True),
+    "needs": ("Projects per support need (ticked, or named in the free text)", False),
+    "needs_stage": ("Projects per support need and stage group", True),
+    "needs_class": ("Projects per support need and class", True),
+    "planning": ("Projects per support need and when they need it", True),
+    "themes": ("Projects per theme of their biggest bottleneck", False),
+    "regulatory": ("Projects per regulatory interaction so far", False),
+    "manufacturing": ("Projects by manufacturing status", True),
+    "manufacturer": ("Projects by planned manufacturer for clinical trials", True),
+}
 
 
 def _raw_counts(report: Report, name: str) -> pd.DataFrame:
@@ -151,7 +149,7 @@ MULTI_ROWS = ("needs_stage", "needs_class", "planning")
 
 
 def _protect(report: Report, name: str) -> Suppressed:
-    return report.protect(_counts(report, name), margins=_exhibit_specs()[name][1])
+    return report.protect(_counts(report, name), margins=EXHIBITS[name][1])
 
 
 def _counts(report: Report, name: str) -> pd.DataFrame:
@@ -167,7 +165,7 @@ def withheld(report: Report, name: str) -> bool:
     known, a hidden count could still be worked out, no suppression pattern of the cross
     table protects it, and the table (and its figure) is left out.
     """
-    if not report.public or not _exhibit_specs()[name][1]:
+    if not report.public or not EXHIBITS[name][1]:
         return False
     counts = _counts(report, name)
     if counts.shape[1] < 2:
@@ -178,7 +176,7 @@ def withheld(report: Report, name: str) -> bool:
 def exhibit_tables(report: Report) -> dict[str, tuple[pd.DataFrame, str]]:
     """Every exhibit's table as shown (text cells), with its caption: for ``tables/``."""
     out = {}
-    for name, (caption, _) in _exhibit_specs().items():
+    for name, (caption, _) in EXHIBITS.items():
         if withheld(report, name):
             continue
         table = protected(report, name).labels
@@ -189,7 +187,7 @@ def exhibit_tables(report: Report) -> dict[str, tuple[pd.DataFrame, str]]:
 
 
 def _caption(report: Report, name: str) -> str:
-    return f"{_exhibit_specs()[name][0]}, {report.centre}, {report.wave} survey."
+    return f"{EXHIBITS[name][0]}, {report.centre}, {report.wave} survey."
 
 
 def _table(report: Report, name: str, table: Suppressed | None = None, **kw) -> Block:
@@ -248,6 +246,11 @@ def _visible_rows(table: Suppressed, column: str = PROJECTS, top: int | None = N
     order = counts.astype("Float64").fillna(-1).sort_values(ascending=False, kind="stable")
     rows = [(k, str(table.labels.loc[k, column])) for k in order.index]
     return rows[:top] if top else rows
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """A count with its noun: "1 cell was", "4 cells were"."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def _plural(label: str, one: str, many: str) -> str:
@@ -583,12 +586,19 @@ def origin_section(report: Report) -> list[Block]:
 def _withheld_note(report: Report, name: str) -> list[Block]:
     return [
         report.prose(
-            f"{esc(_exhibit_specs()[name][0])}: left out of the public report. With the "
+            f"{esc(EXHIBITS[name][0])}: left out of the public report. With the "
             "totals shown in the other tables, too few projects fall in each cell to "
             "show it without the risk of identifying a project.",
             note=True,
         )
     ]
+
+
+def _stacked(table: Suppressed, colours: dict[str, str], legend_title: str):
+    """Draw a protected table as stacked bars (columns stacked, in the given colours)."""
+    return lambda ax: figures.stacked_bars(
+        table.counts, ax=ax, colours=colours, labels=table.labels, legend_title=legend_title
+    )
 
 
 def _heatmap(report: Report, name: str, what: str, xlabel: str, ylabel: str) -> list[Block]:
@@ -634,13 +644,7 @@ def first_patient_section(report: Report) -> list[Block]:
             report,
             "first_patient",
             table,
-            lambda ax: figures.stacked_bars(
-                table.counts,
-                ax=ax,
-                colours=colours,
-                labels=table.labels,
-                legend_title="ATMP class",
-            ),
+            _stacked(table, colours, "ATMP class"),
             "projects by expected year of first patient, stacked by class",
             height=3.2,
             kind="Stacked bar chart",
@@ -704,13 +708,7 @@ def planning_section(report: Report) -> list[Block]:
             report,
             "planning",
             table,
-            lambda ax: figures.stacked_bars(
-                table.counts,
-                ax=ax,
-                colours=colours,
-                labels=table.labels,
-                legend_title="Needed within",
-            ),
+            _stacked(table, colours, "Needed within"),
             "support needs stacked by when they are needed",
             height=_height(table, 0.34),
             kind="Stacked bar chart",
@@ -788,7 +786,10 @@ def quality_section(report: Report) -> list[Block]:
     flow = summary.response_flow(report.responses)
     conflicts = int(report.projects["conflicts"].notna().sum())
     quality = report.data.quality
-    of_wave = quality  # problems carry file and row, not wave: count them all
+    files = set(report.responses["source_file"].astype("string").dropna())
+    flagged = quality[
+        quality["file"].astype("string").str.replace(r".*[\\/]", "", regex=True).isin(files)
+    ]
     unrecognised = report.data.unrecognised
     if "wave" in unrecognised:
         unrecognised = unrecognised[unrecognised["wave"] == report.wave]
@@ -796,9 +797,10 @@ def quality_section(report: Report) -> list[Block]:
     text = (
         f"{conflicts} of {len(report.projects)} projects had respondents who disagreed on at "
         "least one answer; the lead's answer, else the most common one, was used. "
-        f"{len(of_wave)} cells were flagged while reading the exports; "
-        f"{len(unrecognised)} free-text answers matched no vocabulary term; "
-        f"{undetermined} projects' class could not be settled from the answers."
+        f"{_count(len(flagged), 'cell was', 'cells were')} flagged while reading this wave's "
+        f"exports; {_count(len(unrecognised), 'free-text answer', 'free-text answers')} "
+        f"matched no vocabulary term; {_count(undetermined, 'project', 'projects')} could "
+        "not be classified from the answers."
     )
     if report.public:
         text = (

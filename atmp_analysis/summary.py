@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from atmp_analysis.classify import CLASSES
-from atmp_analysis.derive import platform_table, stage_trl
+from atmp_analysis.derive import bottleneck_themes, platform_table, stage_trl
 from atmp_analysis.instrument import Instrument
 
 NOT_ANSWERED = "Not answered"
@@ -164,8 +164,6 @@ def by_support_need(projects: pd.DataFrame) -> pd.DataFrame:
 
 def by_theme(projects: pd.DataFrame) -> pd.DataFrame:
     """Projects per theme of their biggest bottleneck (recognised in the free text)."""
-    from atmp_analysis.derive import bottleneck_themes
-
     order = list(dict.fromkeys(bottleneck_themes()["theme"]))
     return _multi_counts(projects["bottleneck_themes"], order, "Bottleneck theme")
 
