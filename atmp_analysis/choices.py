@@ -83,6 +83,9 @@ def label_lookup(field: Field) -> dict[str, int]:
         lookup[str(code)] = code
         lookup[f"{code}.0"] = code
         lookup[_norm(label)] = code
+    for code, labels in field.aliases.items():
+        for label in labels:
+            lookup.setdefault(_norm(label), code)
     return lookup
 
 
@@ -158,9 +161,11 @@ def mask_from_joined(values: pd.Series, field: Field, sep: str) -> tuple[pd.Seri
     remaining = sep + text.str.replace(sep_pattern, sep, regex=True).str.strip(sep) + sep
     mask = np.zeros(len(values), dtype=np.int64)
     edge = re.escape(sep)
+    labels = [(code, label) for code, label in field.choices.items()]
+    labels += [(code, alias) for code, aliases in field.aliases.items() for alias in aliases]
     tokens = [
         (code, re.sub(sep_pattern, sep, _spaces(label)))
-        for code, label in sorted(field.choices.items(), key=lambda item: -len(item[1]))
+        for code, label in sorted(labels, key=lambda item: -len(item[1]))
     ]
     tokens += [(code, str(code)) for code in field.choices]  # codes typed instead of labels
     for code, token in tokens:

@@ -24,7 +24,7 @@ from atmp_analysis.choices import (
 )
 from atmp_analysis.config import VOCAB_DIR
 from atmp_analysis.errors import Problem, ProblemList, SurveyError
-from atmp_analysis.instrument import Instrument
+from atmp_analysis.instrument import Instrument, resolve_instrument
 from atmp_analysis.parsing import parse_fte, parse_ksek, parse_year, unparsed
 from atmp_analysis.readers.base import META_COLUMNS
 
@@ -369,7 +369,7 @@ def clean(
         One row per response: the meta columns, ``wave``, every question (choice codes,
         bit masks, numbers, text; numbers' typed text in ``<field>_text``) and ``status``.
     """
-    instrument = instrument or Instrument.default()
+    instrument = instrument or resolve_instrument()
     return (
         decode_answers(raw, instrument, allow_invalid=allow_invalid)
         .pipe(assign_wave, wave, default=default_wave)

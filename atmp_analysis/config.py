@@ -15,6 +15,7 @@ INSTRUMENT_DIR = PACKAGE_DATA / "instrument"
 VOCAB_DIR = PACKAGE_DATA / "vocab"
 REFERENCE_DIR = PACKAGE_DATA / "reference"
 RULES_DIR = PACKAGE_DATA / "rules"
+CODEBOOK_DIR = PACKAGE_DATA / "codebooks"
 DEMO_SPEC = PACKAGE_DATA / "demo" / "demo_centre.toml"
 
 DATA_DICTIONARY = INSTRUMENT_DIR / "redcap_data_dictionary.csv"
@@ -56,9 +57,10 @@ def demo_exports(wave: int | None = None, fmt: str = "redcap") -> list[Path]:
     wave
         A survey year (2023 or 2024), or ``None`` for every wave.
     fmt
-        ``"redcap"`` (REDCap raw CSV) or ``"msforms"`` (Microsoft Forms xlsx).
+        ``"redcap"`` (REDCap raw CSV), ``"msforms"`` (Microsoft Forms xlsx), or any other
+        format of the demo by its file ending (``"qualtrics_text"``, ``"swedish"`` ...).
     """
-    pattern = {"redcap": "*_redcap_raw.csv", "msforms": "*_msforms.xlsx"}[fmt]
+    pattern = {"redcap": "*_redcap_raw.csv", "msforms": "*_msforms.xlsx"}.get(fmt, f"*_{fmt}.*")
     files = sorted(DEMO_DIR.glob(pattern))
     if wave is not None:
         files = [f for f in files if f.name.startswith(f"demo_{wave}_")]

@@ -8,9 +8,18 @@ tool adds: record ids in order of submission, submission times drawn from a seed
 generator, and the tool's own layout:
 
 - REDCap records export, raw codes (``demo_<wave>_redcap_raw.csv``);
-- Microsoft Forms workbook (``demo_<wave>_msforms.xlsx``).
+- REDCap records export with labels, ``;``-delimited as REDCap writes it in regions
+  whose decimal mark is a comma (``demo_<wave>_redcap_labels.csv``);
+- Microsoft Forms workbook (``demo_<wave>_msforms.xlsx``) and the same saved as CSV
+  (``demo_<wave>_msforms.csv``);
+- Qualtrics CSV with choice texts and with numeric values
+  (``demo_<wave>_qualtrics_text.csv``, ``demo_<wave>_qualtrics_numeric.csv``);
+- Google Forms CSV (``demo_<wave>_googleforms.csv``);
+- a typed workbook in Swedish, read through the shipped Swedish codebook: an instructions
+  sheet before the responses, submission times as Excel date serials, a blank row
+  (``demo_<wave>_swedish.xlsx``).
 
-Both exports of a wave hold the same answers, so they must give identical projects.
+Every export of a wave holds the same answers, so they must all give identical projects.
 """
 
 from __future__ import annotations
@@ -269,8 +278,242 @@ def _freeze_zip_times(path: Path, when: dt.datetime) -> None:
     path.write_bytes(buffer.getvalue())
 
 
+def _choice_text(value: Any, f, labels: dict[int, str] | None = None, sep: str = ";") -> Any:
+    """An answer as a tool writes it with labels: one label, or labels joined by ``sep``."""
+    labels = labels or f.choices
+    if _blank(value):
+        return None
+    if f.is_checkbox:
+        return sep.join(labels[int(c)] for c in value)
+    if f.is_choice:
+        return labels[int(value)]
+    return value
+
+
+def write_redcap_labels(
+    responses: list[DemoResponse],
+    instrument: Instrument,
+    path: Path,
+    *,
+    delimiter: str = ";",
+    encoding: str = "utf-8-sig",
+) -> Path:
+    """Write a REDCap records export with labels: field labels as headers, checkbox
+    columns ``Label (choice=Choice)`` holding Checked/Unchecked, completion as words."""
+    columns = ["Record ID", "Survey Identifier", "Survey Timestamp"]
+    for f in instrument.questions:
+        if f.is_checkbox:
+            columns += [f"{f.label} (choice={label})" for label in f.choices.values()]
+        else:
+            columns.append(f.label)
+    columns.append("Complete?")
+    words = {0: "Incomplete", 1: "Unverified", 2: "Complete"}
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(columns)
+        for number, response in enumerate(responses, start=1):
+            answers = _visible(response.answers, instrument)
+            row: list[Any] = [
+                number,
+                "",
+                response.submitted.strftime("%Y-%m-%d %H:%M")
+                if response.complete == 2
+                else "[not completed]",
+            ]
+            for f in instrument.questions:
+                value = answers.get(f.name)
+                if f.is_checkbox:
+                    ticked = set(value) if isinstance(value, list) else set()
+                    row += ["Checked" if code in ticked else "Unchecked" for code in f.choices]
+                else:
+                    row.append(_choice_text(value, f) or "")
+            row.append(words[response.complete])
+            writer.writerow(row)
+    return path
+
+
+def write_msforms_csv(
+    responses: list[DemoResponse], instrument: Instrument, path: Path, rng: np.random.Generator
+) -> Path:
+    """Write a Microsoft Forms response sheet saved as CSV (UTF-8 with BOM, as Excel does)."""
+    tool = ["ID", "Start time", "Completion time", "Email", "Name"]
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(tool + [f.label for f in instrument.questions])
+        for number, response in enumerate(responses, start=1):
+            answers = _visible(response.answers, instrument)
+            completed = response.submitted
+            started = completed - dt.timedelta(seconds=int(rng.integers(240, 2400)))
+            row: list[Any] = [
+                number,
+                started.strftime("%d/%m/%Y %H:%M:%S"),
+                completed.strftime("%d/%m/%Y %H:%M:%S"),
+                response.tool_email or "anonymous",
+                response.tool_name or "anonymous",
+            ]
+            for f in instrument.questions:
+                text = _choice_text(answers.get(f.name), f)
+                row.append("" if text is None else f"{text}{';' if f.is_checkbox else ''}")
+            writer.writerow(row)
+    return path
+
+
+def write_qualtrics(
+    responses: list[DemoResponse],
+    instrument: Instrument,
+    path: Path,
+    rng: np.random.Generator,
+    *,
+    numeric: bool = False,
+) -> Path:
+    """Write a Qualtrics export: three header rows, metadata, choice texts or numeric values
+    (the instrument's codes as recode values); test submissions as survey previews."""
+    from atmp_analysis.readers.qualtrics import METADATA
+
+    tags = [f.name for f in instrument.questions]
+    texts = [
+        f"{f.label} - Selected Choice" if f.is_checkbox else f.label for f in instrument.questions
+    ]
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*METADATA, *tags])
+        writer.writerow([_qualtrics_label(m) for m in METADATA] + texts)
+        import_ids = [f'{{"ImportId":"{m[0].lower() + m[1:]}"}}' for m in METADATA]
+        import_ids += [f'{{"ImportId":"QID{n}"}}' for n in range(1, len(tags) + 1)]
+        writer.writerow(import_ids)
+        for response in responses:
+            answers = _visible(response.answers, instrument)
+            end = response.submitted
+            start = end - dt.timedelta(seconds=int(rng.integers(240, 2400)))
+            test = response.meta.get("kind") == "test"
+            finished = response.complete == 2
+            first, _, last = (response.tool_name or "").partition(" ")
+            stamp = "%Y-%m-%d %H:%M:%S"
+            meta = {
+                "StartDate": start.strftime(stamp),
+                "EndDate": end.strftime(stamp),
+                "Status": (1 if test else 0)
+                if numeric
+                else ("Survey Preview" if test else "IP Address"),
+                "IPAddress": "" if test else f"192.0.2.{int(rng.integers(1, 255))}",
+                "Progress": 100 if finished else int(rng.integers(40, 95)),
+                "Duration (in seconds)": int((end - start).total_seconds()),
+                "Finished": int(finished) if numeric else str(finished),
+                "RecordedDate": end.strftime(stamp),
+                "ResponseId": "R_" + "".join(rng.choice(alphabet, 15)),
+                "RecipientLastName": last,
+                "RecipientFirstName": first,
+                "RecipientEmail": response.tool_email or "",
+                "ExternalReference": "",
+                "LocationLatitude": "" if test else "55.7047",
+                "LocationLongitude": "" if test else "13.1910",
+                "DistributionChannel": "preview" if test else "email",
+                "UserLanguage": "EN",
+            }
+            row: list[Any] = [meta[m] for m in METADATA]
+            for f in instrument.questions:
+                value = answers.get(f.name)
+                if numeric and f.is_choice and not _blank(value):
+                    row.append(",".join(map(str, value)) if f.is_checkbox else value)
+                else:
+                    text = _choice_text(value, f, sep=",")
+                    row.append("" if text is None else text)
+            writer.writerow(row)
+    return path
+
+
+def _qualtrics_label(column: str) -> str:
+    """The question-text row's entry of a metadata column ("Start Date", "Response ID")."""
+    import re
+
+    special = {"IPAddress": "IP Address", "ResponseId": "Response ID"}
+    return special.get(column) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)
+
+
+def write_googleforms(responses: list[DemoResponse], instrument: Instrument, path: Path) -> Path:
+    """Write a Google Forms CSV download: ``Timestamp``, ``Email Address``, question texts,
+    checkbox labels joined by ``, ``."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Timestamp", "Email Address", *(f.label for f in instrument.questions)])
+        for response in responses:
+            answers = _visible(response.answers, instrument)
+            when = response.submitted
+            hour = when.hour % 12 or 12
+            stamp = when.strftime(f"%Y/%m/%d {hour}:%M:%S ") + ("AM" if when.hour < 12 else "PM")
+            row: list[Any] = [stamp + " GMT+1", response.tool_email or ""]
+            for f in instrument.questions:
+                text = _choice_text(answers.get(f.name), f, sep=", ")
+                row.append("" if text is None else text)
+            writer.writerow(row)
+    return path
+
+
+def write_swedish_xlsx(responses: list[DemoResponse], instrument: Instrument, path: Path) -> Path:
+    """Write a typed workbook in Swedish, mapped by the shipped Swedish codebook.
+
+    An instructions sheet comes first; the responses sheet has the Swedish question texts
+    and labels, the submission time as an Excel date serial (a plain number), a blank row,
+    and empty columns after the last question.
+    """
+    import openpyxl
+
+    from atmp_analysis.codebook import Codebook
+    from atmp_analysis.config import CODEBOOK_DIR
+
+    book = Codebook.load(CODEBOOK_DIR / "sv.yaml", instrument)
+    header_of = {}
+    for header, name in book.headers.items():
+        header_of.setdefault(name, header)
+    labels = {
+        name: {code: names[0] for code, names in by_code.items()}
+        for name, by_code in book.labels.items()
+    }
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Instruktioner"
+    notes.append(["Svar på kartläggningen av ATMP-projekt. Ändra inte rubrikerna på fliken Svar."])
+    sheet = workbook.create_sheet("Svar")
+    sheet.append(
+        ["Inskickad", "E-post", "Namn", *(header_of[f.name] for f in instrument.questions)]
+    )
+    epoch = dt.datetime(1899, 12, 30)
+    for number, response in enumerate(responses):
+        if number == 3:
+            sheet.append([None])  # a blank row left between responses
+        answers = _visible(response.answers, instrument)
+        serial = round((response.submitted - epoch).total_seconds() / 86400, 6)
+        row: list[Any] = [serial, response.tool_email, response.tool_name]
+        for f in instrument.questions:
+            row.append(_choice_text(answers.get(f.name), f, labels.get(f.name), sep="; "))
+        sheet.append(row)
+    width = sheet.max_column
+    for extra in (1, 2):  # formatted but empty columns after the data, as spreadsheets keep
+        sheet.cell(row=1, column=width + extra).number_format = "@"
+    fixed = dt.datetime(2024, 12, 1)
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
+    workbook.save(path)
+    _freeze_zip_times(path, fixed)
+    return path
+
+
+#: Every format the demo is written in: file suffix → what writes it.
+FORMATS = (
+    "redcap_raw.csv",
+    "redcap_labels.csv",
+    "msforms.xlsx",
+    "msforms.csv",
+    "qualtrics_text.csv",
+    "qualtrics_numeric.csv",
+    "googleforms.csv",
+    "swedish.xlsx",
+)
+
+
 def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, spec_path: Path = DEMO_SPEC) -> list[Path]:
-    """Write every wave of the demo survey as REDCap raw CSV and Microsoft Forms xlsx.
+    """Write every wave of the demo survey in every format of :data:`FORMATS`.
 
     Returns the paths written. The same seed always gives the same answers and times.
     """
@@ -283,10 +526,22 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, spec_path: Path = DEMO_
         rng = np.random.default_rng([seed, wave])
         responses = responses_for_wave(spec, wave)
         _stamp(responses, wave, rng)
+
+        def path(fmt: str, wave: int = wave) -> Path:
+            return out_dir / f"demo_{wave}_{fmt}"
+
+        written.append(write_redcap_raw(responses, instrument, path("redcap_raw.csv")))
+        written.append(write_msforms(responses, instrument, path("msforms.xlsx"), rng))
+        # the later formats draw from their own generators: adding one changes no other file
+        extra = np.random.default_rng([seed, wave, 1])
+        written.append(write_redcap_labels(responses, instrument, path("redcap_labels.csv")))
+        written.append(write_msforms_csv(responses, instrument, path("msforms.csv"), extra))
+        written.append(write_qualtrics(responses, instrument, path("qualtrics_text.csv"), extra))
         written.append(
-            write_redcap_raw(responses, instrument, out_dir / f"demo_{wave}_redcap_raw.csv")
+            write_qualtrics(
+                responses, instrument, path("qualtrics_numeric.csv"), extra, numeric=True
+            )
         )
-        written.append(
-            write_msforms(responses, instrument, out_dir / f"demo_{wave}_msforms.xlsx", rng)
-        )
+        written.append(write_googleforms(responses, instrument, path("googleforms.csv")))
+        written.append(write_swedish_xlsx(responses, instrument, path("swedish.xlsx")))
     return written

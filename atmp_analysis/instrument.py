@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -56,6 +56,8 @@ class Field:
     identifier: bool = False
     branching: str = ""
     required: bool = False
+    #: Other labels of the choices (from codebooks): code -> labels.
+    aliases: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_choice(self) -> bool:
@@ -104,6 +106,7 @@ class Instrument:
         self._by_name = {f.name: f for f in self.fields}
         self.record_id = self.fields[0].name
         self.form = self.fields[0].form
+        self.codebooks: tuple = ()
 
     # -- reading -------------------------------------------------------------------------
     @classmethod
@@ -172,6 +175,53 @@ class Instrument:
     def default(cls) -> Instrument:
         """The instrument the package ships (cached)."""
         return _default_instrument()
+
+    def with_codebooks(self, codebooks) -> Instrument:
+        """This instrument, also reading the headers and labels of ``codebooks``.
+
+        Each field gains its codebook labels as ``aliases``; :attr:`header_map` and
+        :attr:`tool_header_map` then know the codebooks' headers. Later codebooks win
+        where two map one header differently (a centre's own over the shipped ones).
+        """
+        fields = []
+        for f in self.fields:
+            aliases: dict[int, list[str]] = {c: list(v) for c, v in f.aliases.items()}
+            for book in codebooks:
+                for code, labels in book.labels.get(f.name, {}).items():
+                    aliases.setdefault(code, []).extend(
+                        label for label in labels if label not in aliases[code]
+                    )
+            fields.append(replace(f, aliases={c: tuple(v) for c, v in aliases.items()}))
+        out = Instrument(fields, self.source)
+        out.codebooks = (*self.codebooks, *codebooks)
+        return out
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        """Folded question text (the instrument's or a codebook's) → variable name."""
+        from atmp_analysis.codebook import fold
+
+        mapping = {fold(f.label): f.name for f in self.questions}
+        for book in self.codebooks:
+            mapping.update({fold(h): name for h, name in book.headers.items()})
+        return mapping
+
+    @property
+    def tool_header_map(self) -> dict[str, str]:
+        """Folded header of a tool column named by a codebook → raw-layout column."""
+        from atmp_analysis.codebook import TOOL_COLUMNS, fold
+
+        mapping: dict[str, str] = {}
+        for book in self.codebooks:
+            for key, headers in book.tool_columns.items():
+                mapping.update({fold(h): TOOL_COLUMNS[key] for h in headers})
+        return mapping
+
+    @property
+    def multiselect_separator(self) -> str | None:
+        """The separator of multi-select answers a codebook sets (the last one that does)."""
+        seps = [b.multiselect_separator for b in self.codebooks if b.multiselect_separator]
+        return seps[-1] if seps else None
 
     # -- lookups -------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Field:
@@ -304,6 +354,27 @@ class Instrument:
 @cache
 def _default_instrument() -> Instrument:
     return Instrument.from_dictionary(DATA_DICTIONARY)
+
+
+@cache
+def _reading_instrument() -> Instrument:
+    from atmp_analysis.codebook import load_codebooks
+
+    return _default_instrument().with_codebooks(load_codebooks())
+
+
+def resolve_instrument(
+    dictionary: str | Path | None = None, codebooks: tuple[str | Path, ...] | list = ()
+) -> Instrument:
+    """The instrument to read exports with: the shipped one or a centre's data dictionary,
+    with the shipped codebooks (English and Swedish) and the centre's own ``codebooks``.
+    """
+    from atmp_analysis.codebook import load_codebooks
+
+    if dictionary is None and not codebooks:
+        return _reading_instrument()
+    base = Instrument.from_dictionary(dictionary) if dictionary else _default_instrument()
+    return base.with_codebooks(load_codebooks(codebooks, base))
 
 
 # -- branching logic: a small parser for REDCap's "show if" expressions ---------------------

@@ -19,7 +19,7 @@ from atmp_analysis.classify import classify_projects
 from atmp_analysis.cleaning import clean, problems_of
 from atmp_analysis.derive import unrecognised_values
 from atmp_analysis.errors import Problem, ProblemList, SurveyError, problems_frame
-from atmp_analysis.instrument import Instrument
+from atmp_analysis.instrument import Instrument, resolve_instrument
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.readers import read_export
 
@@ -34,8 +34,14 @@ __all__ = [
 ]
 
 
-def load_survey(path: str | Path, *, dictionary: str | Path | None = None) -> pd.DataFrame:
-    """Read one survey export (REDCap CSV or Microsoft Forms xlsx) into the raw layout.
+def load_survey(
+    path: str | Path,
+    *,
+    dictionary: str | Path | None = None,
+    codebooks: Iterable[str | Path] = (),
+) -> pd.DataFrame:
+    """Read one survey export (REDCap, Microsoft Forms, Qualtrics, Google Forms, or a file
+    a codebook maps) into the raw layout.
 
     Parameters
     ----------
@@ -43,14 +49,15 @@ def load_survey(path: str | Path, *, dictionary: str | Path | None = None) -> pd
         The export file; its format is recognised from its content.
     dictionary
         A centre's own REDCap data dictionary; default: the instrument the package ships.
+    codebooks
+        The centre's codebooks (YAML), besides the shipped English and Swedish ones.
 
     Raises
     ------
     SurveyError
         With a message naming the file when it cannot be read as a survey export.
     """
-    instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
-    return read_export(path, instrument)
+    return read_export(path, resolve_instrument(dictionary, tuple(codebooks)))
 
 
 def identify(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
@@ -77,6 +84,7 @@ def read_surveys(
     wave: int | None = None,
     allow_invalid: bool = False,
     default_wave: int | None = None,
+    codebooks: Iterable[str | Path] = (),
 ) -> pd.DataFrame:
     """Read, clean and identify several exports; problems of all files in ``attrs``.
 
@@ -86,7 +94,7 @@ def read_surveys(
     Every file is read before any error is raised, so the message lists the problems of
     all files at once.
     """
-    instrument = Instrument.from_dictionary(dictionary) if dictionary else Instrument.default()
+    instrument = resolve_instrument(dictionary, tuple(codebooks))
     frames: list[pd.DataFrame] = []
     problems: list[Problem] = []
     failures: list[SurveyError] = []

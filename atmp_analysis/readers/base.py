@@ -7,6 +7,7 @@ A reader turns one export file into the *raw layout*: one row per response, with
 - ``record_id``, ``submitted`` (timestamp, may be missing) and ``complete`` (REDCap's
   0/1/2, missing when the tool has no such flag);
 - ``tool_name`` and ``tool_email`` where the survey tool adds its own (personal data);
+- ``tool_test``: ``True`` where the tool itself marks a test (Qualtrics' survey previews);
 - one column per instrument variable holding the answer as text, as exported: codes or
   labels for single choices; for checkboxes either REDCap's ``variable___code`` indicator
   columns, or one ``variable`` column of labels joined by ``frame.attrs["multiselect_sep"]``.
@@ -21,6 +22,7 @@ import contextlib
 import csv
 import io
 import itertools
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from atmp_analysis.errors import SurveyError
+from atmp_analysis.errors import FrozenDict, SurveyError
 from atmp_analysis.instrument import Instrument
 
 META_COLUMNS = [
@@ -41,6 +43,7 @@ META_COLUMNS = [
     "complete",
     "tool_name",
     "tool_email",
+    "tool_test",
 ]
 
 
@@ -68,8 +71,12 @@ class Reader(Protocol):
         """Read the file into the raw layout."""
 
 
-def sniff(path: Path) -> Sniffed:
-    """Open a file far enough to see its kind and header; refuse what cannot be a survey."""
+def sniff(path: Path, instrument: Instrument | None = None) -> Sniffed:
+    """Open a file far enough to see its kind and header; refuse what cannot be a survey.
+
+    In a workbook of several sheets the response sheet is the one whose header names the
+    most questions of ``instrument`` (then: the most filled header cells).
+    """
     if not path.exists():
         raise SurveyError(f"{path}: file not found")
     if path.is_dir():
@@ -79,7 +86,7 @@ def sniff(path: Path) -> Sniffed:
     with path.open("rb") as handle:
         head = handle.read(65536)
     if head.startswith(b"PK"):
-        return _sniff_xlsx(path)
+        return _sniff_xlsx(path, instrument)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise SurveyError(
             f"{path}: an old-style .xls or a password-protected workbook; save it as .xlsx "
@@ -115,19 +122,33 @@ def _delimiter(text: str) -> str:
     return max([",", ";", "\t"], key=score)
 
 
-def _sniff_xlsx(path: Path) -> Sniffed:
+def known_headers(instrument: Instrument | None) -> set[str]:
+    """Folded headers that name a question or a tool column of ``instrument``."""
+    if instrument is None:
+        return set()
+    from atmp_analysis.codebook import fold
+
+    known = set(instrument.header_map) | set(instrument.tool_header_map)
+    known |= {fold(c) for c in instrument.export_columns()}
+    return known
+
+
+def _sniff_xlsx(path: Path, instrument: Instrument | None = None) -> Sniffed:
+    from atmp_analysis.codebook import fold
+
+    known = known_headers(instrument)
     workbook = _open_workbook(path)
     try:
-        best: tuple[int, str, list[str]] | None = None
+        best: tuple[tuple[int, int], str, list[str]] | None = None
         for sheet in workbook.worksheets:
             first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
             header = [str(v).strip() if v is not None else "" for v in first]
-            filled = sum(1 for h in header if h)
-            if best is None or filled > best[0]:
-                best = (filled, sheet.title, header)
+            score = (sum(fold(h) in known for h in header if h), sum(1 for h in header if h))
+            if best is None or score > best[0]:
+                best = (score, sheet.title, header)
     finally:
         workbook.close()
-    if best is None or best[0] == 0:
+    if best is None or best[0][1] == 0:
         raise SurveyError(f"{path}: the workbook has no header row")
     return Sniffed(path, "xlsx", _trim(best[2]), sheet=best[1])
 
@@ -160,13 +181,16 @@ def _trim(header: list[str]) -> list[str]:
     return header
 
 
-def read_table(sniffed: Sniffed) -> pd.DataFrame:
+def read_table(sniffed: Sniffed, *, header_rows: int = 0) -> pd.DataFrame:
     """Read every cell of a CSV or xlsx sheet as text, keeping the user's row numbers.
 
     The returned frame has the file's header as columns and a ``source_row`` column (the
-    header is row 1). Wholly blank rows and empty trailing columns are left out; nothing
-    else is. A CSV's cells are Python strings exactly as written (object columns, a blank
-    cell missing); the readers turn the columns they keep into a text dtype.
+    header is row 1). ``header_rows`` more header rows follow the first (Qualtrics' question
+    texts and import ids): they are kept in ``attrs["header_rows"]`` as one ``{header:
+    text}`` mapping each, and the responses after them keep their row numbers. Wholly blank
+    rows and empty trailing columns are left out; nothing else is. A CSV's cells are Python
+    strings exactly as written (object columns, a blank cell missing); the readers turn the
+    columns they keep into a text dtype.
     """
     if sniffed.kind == "xlsx":
         frame = _read_xlsx(sniffed)
@@ -192,6 +216,14 @@ def read_table(sniffed: Sniffed) -> pd.DataFrame:
         # one block per column: concat rather than insert, which would warn about that
         rows = pd.DataFrame({"source_row": pd.RangeIndex(2, len(frame) + 2)})
         frame = pd.concat([rows, frame], axis=1)
+    extra: list[dict[str, str]] = []
+    if header_rows:
+        top = frame.iloc[:header_rows]
+        extra = [
+            {c: ("" if pd.isna(v) else str(v)) for c, v in row.items() if c != "source_row"}
+            for _, row in top.iterrows()
+        ]
+        frame = frame.iloc[header_rows:].reset_index(drop=True)
     empty = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
     if empty:
         frame = frame.drop(columns=empty)
@@ -201,6 +233,7 @@ def read_table(sniffed: Sniffed) -> pd.DataFrame:
         frame = frame.loc[~blank].reset_index(drop=True)
     if frame.empty:
         raise SurveyError(f"{sniffed.path}: the header is there but there are no responses")
+    frame.attrs["header_rows"] = extra
     return frame
 
 
@@ -278,15 +311,163 @@ def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
     return frame
 
 
-def parse_timestamp(values: pd.Series) -> pd.Series:
-    """Parse export timestamps (ISO, ``dd/mm/yyyy HH:MM`` or Excel datetimes); else missing."""
+#: Excel's day 0 (with its 1900 leap-year bug), and the serials that are plausible survey dates
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIALS = (32874, 73051)  # 1990-01-01 .. 2100-01-01
+
+
+def parse_timestamp(values: pd.Series, *, dayfirst: bool = True) -> pd.Series:
+    """Parse export timestamps into ``datetime64[ns]``; missing where unreadable.
+
+    Reads ISO (``2023-03-01 10:15:32``), ``dd/mm/yyyy HH:MM`` (``mm/dd/yyyy`` when not
+    ``dayfirst``), Google's ``2023/03/01 10:15:32 AM GMT+1`` (the zone dropped: local
+    time), Excel datetimes and Excel date serials (``44986.43``) of 1990–2100.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]")
     text = values.astype("string").str.strip()
+    # a time zone name or offset at the end ("GMT+1", "CET", "UTC+01:00"): local time is kept
+    text = text.str.replace(r"\s+(?:GMT|UTC)(?:[+-]\d{1,2}(?::?\d{2})?)?$", "", regex=True)
+    text = text.str.replace(r"\s+[A-Z]{3,4}$", "", regex=True)
+    serial = pd.to_numeric(text.where(text.str.fullmatch(r"\d{5}(?:\.\d+)?")), errors="coerce")
+    serial = serial.where(serial.between(*EXCEL_SERIALS))
+    text = _year_first_to_iso(text)
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
     rest = parsed.isna() & text.notna()
     if rest.any():
         parsed = parsed.where(
-            ~rest, pd.to_datetime(text, errors="coerce", dayfirst=True, format="mixed")
+            ~rest, pd.to_datetime(text, errors="coerce", dayfirst=dayfirst, format="mixed")
         )
+    if serial.notna().any():
+        days = pd.to_timedelta(serial.astype("float64"), unit="D").dt.round("s")
+        parsed = parsed.where(serial.isna(), EXCEL_EPOCH + days)
     return parsed.astype("datetime64[ns]")
+
+
+_YEAR_FIRST = (
+    r"^(?P<y>\d{4})[/.](?P<m>\d{1,2})[/.](?P<d>\d{1,2})"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?\s*(?P<p>[AaPp][Mm])?)?$"
+)
+
+
+def _year_first_to_iso(text: pd.Series) -> pd.Series:
+    """Rewrite ``2023/03/01 1:05:09 PM`` (Google Forms) as ISO ``2023-03-01 13:05:09``."""
+    parts = text.str.extract(_YEAR_FIRST)
+    found = parts["y"].notna()
+    if not found.any():
+        return text
+    hour = pd.to_numeric(parts["H"], errors="coerce").fillna(0).astype("int64")
+    pm = parts["p"].str.casefold().eq("pm").fillna(False).astype(bool)
+    am = parts["p"].str.casefold().eq("am").fillna(False).astype(bool)
+    hour = hour.where(~(pm | am), hour % 12 + pm.astype("int64") * 12)
+    iso = (
+        parts["y"]
+        + "-"
+        + parts["m"].str.zfill(2)
+        + "-"
+        + parts["d"].str.zfill(2)
+        + " "
+        + hour.astype("string").str.zfill(2)
+        + ":"
+        + parts["M"].fillna("00")
+        + ":"
+        + parts["S"].fillna("00")
+    )
+    return text.where(~found, iso)
+
+
+def day_first(values: pd.Series) -> bool:
+    """Whether ``a/b/yyyy`` dates in ``values`` are day first: only when some ``b`` exceeds 12
+    are they read month first (an American locale); otherwise day first, as in Europe."""
+    parts = values.astype("string").str.extract(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}")
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[1], errors="coerce")
+    return not ((second > 12).any() and not (first > 12).any())
+
+
+def map_question_headers(
+    headers: list[str], instrument: Instrument, *, tool: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Map headers that are question texts (the instrument's or a codebook's) or variable
+    names onto variables; ``tool`` maps folded tool headers to raw-layout columns.
+
+    Returns the renaming (header as written → column) and the headers left unknown. A header
+    that maps to a column already taken is left unknown, not read twice.
+    """
+    from atmp_analysis.codebook import fold
+
+    questions = instrument.header_map
+    names = {f.name: f.name for f in instrument.questions}
+    tool = {**instrument.tool_header_map, **(tool or {})}
+    rename: dict[str, str] = {}
+    taken: set[str] = set()
+    unknown: list[str] = []
+    for header in headers:
+        folded = fold(header)
+        # Qualtrics: "Which cell types are used? - Selected Choice"
+        folded = re.sub(r" - selected choice$", "", folded)
+        target = names.get(header) or questions.get(folded) or tool.get(folded)
+        if target is None or target in taken:
+            unknown.append(header)
+            continue
+        rename[header] = target
+        taken.add(target)
+    return rename, unknown
+
+
+def layout(
+    table: pd.DataFrame,
+    sniffed: Sniffed,
+    fmt: str,
+    rename: dict[str, str],
+    *,
+    submitted: pd.Series | None = None,
+    complete: pd.Series | None = None,
+    test: pd.Series | None = None,
+    multiselect_sep: str | None,
+    unknown: list[str],
+    instrument: Instrument,
+) -> pd.DataFrame:
+    """Assemble the raw layout from a table whose headers ``rename`` maps onto columns.
+
+    ``rename`` may map headers to ``record_id``, ``submitted``, ``tool_name`` and
+    ``tool_email`` as well as to questions; ``submitted``, ``complete`` and ``test`` give
+    those columns when the tool has them elsewhere.
+    """
+    index = table.index
+    frame = table.rename(columns=rename)
+
+    def text(column: str) -> pd.Series:
+        if column in frame.columns:
+            return frame[column].astype("string")
+        return pd.Series(pd.NA, index=index, dtype="string")
+
+    raw = pd.DataFrame(index=index)
+    raw["source_file"] = sniffed.path.name
+    raw["source_row"] = table["source_row"].astype("int64")
+    raw["source_format"] = fmt
+    raw["record_id"] = text("record_id")
+    if submitted is None:
+        submitted = (
+            parse_timestamp(frame["submitted"], dayfirst=day_first(frame["submitted"]))
+            if "submitted" in frame.columns
+            else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+        )
+    raw["submitted"] = submitted
+    raw["complete"] = (
+        complete if complete is not None else pd.Series(pd.NA, index=index, dtype="Int64")
+    )
+    for column in ("tool_name", "tool_email"):
+        values = text(column).str.strip()
+        # Microsoft Forms writes "anonymous" when respondents did not sign in
+        raw[column] = values.mask(values.str.casefold().isin(["anonymous", ""]))
+    raw["tool_test"] = test if test is not None else pd.Series(False, index=index)
+    questions = [c for c in frame.columns if c in instrument and c != instrument.record_id]
+    raw = pd.concat([raw, frame[questions].astype("string")], axis=1)
+    raw.attrs.update(
+        path=str(sniffed.path),
+        headers=FrozenDict({new: old for old, new in rename.items()}),
+        multiselect_sep=multiselect_sep,
+        unknown_columns=tuple(unknown),
+    )
+    return raw

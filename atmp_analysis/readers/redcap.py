@@ -47,12 +47,12 @@ def _complete_codes(values: pd.Series) -> pd.Series:
 
 
 class RedcapReader:
-    """REDCap records export (CSV)."""
+    """REDCap records export (CSV, or the same saved as a workbook)."""
 
     name = "redcap"
 
     def recognises(self, sniffed: Sniffed, instrument: Instrument) -> bool:
-        if sniffed.kind != "csv" or not sniffed.header:
+        if not sniffed.header:  # a CSV, or one opened in Excel and saved as a workbook
             return False
         known = set(instrument.export_columns()) | {instrument.complete_column}
         if sniffed.header[0] == instrument.record_id:
@@ -109,6 +109,7 @@ class RedcapReader:
             raw["complete"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
         raw["tool_name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         raw["tool_email"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        raw["tool_test"] = pd.Series(False, index=frame.index)
         answer_columns = [c for c in frame.columns if c in exported and c != instrument.record_id]
         raw = pd.concat([raw, frame[answer_columns].astype("string")], axis=1)
         raw.attrs.update(
