@@ -27,6 +27,7 @@ from atmp_analysis.errors import Problem, ProblemList, SurveyError
 from atmp_analysis.instrument import Instrument, resolve_instrument
 from atmp_analysis.parsing import parse_fte, parse_ksek, parse_year, unparsed
 from atmp_analysis.readers.base import META_COLUMNS
+from atmp_analysis.validation import as_blanked, blank_invalid, validate_raw
 
 #: Response statuses (OUTPUTS.md), plus ``incomplete`` for a response that identifies no
 #: project and does not answer the screening question.
@@ -370,6 +371,15 @@ def clean(
         bit masks, numbers, text; numbers' typed text in ``<field>_text``) and ``status``.
     """
     instrument = instrument or resolve_instrument()
+    invalid = validate_raw(raw, instrument)
+    if invalid and not allow_invalid:
+        raise SurveyError(
+            f"{raw.attrs.get('path', 'survey')}: {len(invalid)} answer(s) break the "
+            "instrument (fix them in the export, or pass --allow-invalid to blank them)",
+            invalid,
+        )
+    if invalid:
+        raw = _with_problems(blank_invalid(raw, invalid), as_blanked(invalid))
     return (
         decode_answers(raw, instrument, allow_invalid=allow_invalid)
         .pipe(assign_wave, wave, default=default_wave)

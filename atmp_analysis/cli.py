@@ -57,10 +57,18 @@ def _process(args: argparse.Namespace, *, report_wave: bool = False):
         paths,
         key,
         dictionary=args.dictionary,
+        codebooks=args.codebook,
         wave=None if report_wave else args.wave,
         default_wave=args.wave if report_wave else None,
         allow_invalid=args.allow_invalid,
     )
+    blanked = [p for p in responses.attrs.get("problems", ()) if p.problem.endswith("; blanked")]
+    if blanked:
+        log.warning(
+            "--allow-invalid blanked %d cell(s):\n%s",
+            len(blanked),
+            "\n".join(f"  - {p}" for p in blanked),
+        )
     projects = to_projects(responses, dictionary=args.dictionary)
     quality = data_quality(responses)
     return paths, responses, projects, quality
@@ -145,6 +153,68 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from atmp_analysis.atomic import atomic_write
+    from atmp_analysis.pipeline import check_surveys
+
+    problems, unreadable = check_surveys(
+        args.surveys, dictionary=args.dictionary, codebooks=args.codebook, wave=args.wave
+    )
+    errors = int((problems["severity"] == "error").sum())
+    warnings = len(problems) - errors
+    for record in problems.itertuples(index=False):
+        where = str(record.file)
+        if not _missing(record.row):
+            where += f", row {int(record.row)}"
+        if not _missing(record.column):
+            where += f", column {record.column!r}"
+        value = "" if _missing(record.value) or record.value == "" else f": {record.value!r}"
+        print(f"{record.severity}: {where}{value}: {record.problem}")
+    if args.out:
+        with atomic_write(args.out, newline="") as handle:
+            problems.to_csv(handle, index=False)
+    files = len(args.surveys)
+    log.info(
+        "%d error(s) and %d warning(s) in %d file(s)%s",
+        errors,
+        warnings,
+        files,
+        f"; {unreadable} could not be read" if unreadable else "",
+    )
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_INVALID if errors else EXIT_OK
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
+def cmd_codebook(args: argparse.Namespace) -> int:
+    from atmp_analysis.atomic import atomic_write
+    from atmp_analysis.codedraft import draft_codebook
+    from atmp_analysis.instrument import resolve_instrument
+
+    if args.out.exists() and not args.force:
+        raise SurveyError(f"{args.out}: already exists; pass --force to replace it")
+    instrument = resolve_instrument(args.dictionary, tuple(args.codebook))
+    text = draft_codebook(args.survey, instrument)
+    with atomic_write(args.out) as handle:
+        handle.write(text)
+    unsure = text.count("sure: false")
+    log.info(
+        "drafted %s: %s",
+        args.out,
+        f"{unsure} entr{'y' if unsure == 1 else 'ies'} marked 'sure: false' to check"
+        if unsure
+        else "every header matched surely; check it before use",
+    )
+    print(args.out)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from atmp_analysis.demo import generate
 
@@ -207,14 +277,23 @@ def build_parser() -> argparse.ArgumentParser:
             nargs="*",
             type=Path,
             metavar="SURVEY",
-            help="survey exports (REDCap CSV, Microsoft Forms xlsx); default: the "
-            "bundled demo survey",
+            help="survey exports (REDCap, Microsoft Forms, Qualtrics, Google Forms, or any "
+            "CSV/xlsx a codebook maps); default: the bundled demo survey",
         )
         p.add_argument(
             "--dictionary",
             type=Path,
             metavar="FILE",
             help="the centre's own REDCap data dictionary (default: the shipped one)",
+        )
+        p.add_argument(
+            "--codebook",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="a codebook (YAML) mapping the centre's own headers and labels onto the "
+            "instrument; repeatable (the English and Swedish ones are always applied)",
         )
         p.add_argument(
             "--wave",
@@ -225,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--allow-invalid",
             action="store_true",
-            help="blank answers that are not choices of the instrument, with a "
-            "warning each, instead of refusing the file",
+            help="blank the cells that break the instrument (unknown choices, impossible "
+            "years), listing each, instead of refusing the file",
         )
         p.add_argument(
             "--key-file",
@@ -298,6 +377,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="list every problem of survey exports: file, row, column, value, what was "
+        "expected (exit 1 on errors, 0 with only warnings)",
+        description="Read and validate survey exports without processing them. Every "
+        "problem is printed as one line: severity, file, row (as in the file: the header is "
+        "row 1), column header as written, the value and what was expected. Exit codes: 0 "
+        "no errors (warnings only), 1 errors, 2 a file could not be read.",
+    )
+    data_options(
+        p, wave_help="survey year for times relative to it (default: the year of submission)"
+    )
+    p.set_defaults(surveys_required=True)
+    p.add_argument("--out", type=Path, metavar="FILE", help="also write the list as CSV")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "codebook",
+        parents=[common],
+        help="draft a codebook for an export with the centre's own wording",
+        description="Match the headers and choice labels of SURVEY to the instrument's "
+        "questions and choices and write a draft codebook (YAML). Entries it is unsure of "
+        "are marked 'sure: false' and are refused until the analyst checks them and "
+        "deletes the mark; headers it cannot match are listed under 'unmapped'.",
+    )
+    p.add_argument("survey", type=Path, metavar="SURVEY")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--dictionary", type=Path, metavar="FILE")
+    p.add_argument(
+        "--codebook",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="codebooks already known (their wording is matched too)",
+    )
+    p.set_defaults(func=cmd_codebook)
+
     p = sub.add_parser("demo", parents=[common], help="write the synthetic demo survey exports")
     p.add_argument("--out", type=Path, default=DEMO_DIR, metavar="DIR")
     p.add_argument("--seed", type=int, default=20230301)
@@ -317,6 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for flag in ("debug", "quiet", "verbose"):
         setattr(args, flag, getattr(args, flag, False))
+    if getattr(args, "surveys_required", False) and not args.surveys:
+        parser.error(f"{args.command}: give at least one SURVEY file")
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("atmp_analysis").setLevel(level)

@@ -185,6 +185,11 @@ class Codebook:
                 entry = {"header": entry}
             if not isinstance(entry, dict):
                 raise fail(f"{where}: expected 'header:' and 'choices:'")
+            if entry.get("sure") is False:
+                raise fail(
+                    f"{where} is marked 'sure: false' (a drafted guess): check its header "
+                    "and choices against the file, then delete the mark"
+                )
             extra = set(entry) - {"header", "choices", "sure", "note"}
             if extra:
                 raise fail(

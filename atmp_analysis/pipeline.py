@@ -22,8 +22,10 @@ from atmp_analysis.errors import Problem, ProblemList, SurveyError, problems_fra
 from atmp_analysis.instrument import Instrument, resolve_instrument
 from atmp_analysis.projects import assign_projects, merge_projects
 from atmp_analysis.readers import read_export
+from atmp_analysis.validation import blank_invalid, validate_raw
 
 __all__ = [
+    "check_surveys",
     "clean",
     "data_quality",
     "identify",
@@ -143,3 +145,68 @@ def read_surveys(
 def data_quality(responses: pd.DataFrame) -> pd.DataFrame:
     """Every problem found while reading and cleaning: file, row, column, value, problem."""
     return problems_frame(problems_of(responses))
+
+
+def check_surveys(
+    paths: Iterable[str | Path],
+    *,
+    dictionary: str | Path | None = None,
+    codebooks: Iterable[str | Path] = (),
+    wave: int | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Check exports without processing them: every problem of every file at once.
+
+    Each file is read and validated; what breaks the instrument is an error, what the
+    cleaning would only note (free text that is not a number, an unknown column, an "other"
+    answer) a warning. A file that cannot be read at all is one error naming it.
+
+    Returns
+    -------
+    problems : pandas.DataFrame
+        ``file, row, column, value, problem, severity``, in file order.
+    unreadable : int
+        How many files could not be read at all.
+    """
+    import datetime as dt
+
+    instrument = resolve_instrument(dictionary, tuple(codebooks))
+    problems: list[Problem] = []
+    unreadable = 0
+    for path in paths:
+        try:
+            raw = read_export(path, instrument)
+        except SurveyError as exc:
+            unreadable += 1
+            problems += exc.problems or [Problem(str(path), None, None, None, _reason(exc, path))]
+            continue
+        problems += [
+            Problem(
+                raw.attrs["path"],
+                1,
+                column,
+                None,
+                "column not in the instrument; ignored",
+                "warning",
+            )
+            for column in raw.attrs.get("unknown_columns", [])
+        ]
+        invalid = validate_raw(raw, instrument)
+        problems += invalid
+        try:
+            cleaned = clean(
+                blank_invalid(raw, invalid),
+                instrument=instrument,
+                wave=wave,
+                default_wave=dt.date.today().year,
+            )
+        except SurveyError as exc:
+            problems += exc.problems or [Problem(str(path), None, None, None, _reason(exc, path))]
+            continue
+        problems += problems_of(cleaned)
+    return problems_frame(problems), unreadable
+
+
+def _reason(exc: SurveyError, path: str | Path) -> str:
+    """A file-level message without the file name it starts with."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return text.removeprefix(f"{path}: ")

@@ -245,7 +245,7 @@ def test_unknown_label_raises_listing_file_row_column_value():
     with pytest.raises(SurveyError) as info:
         clean(raw)
     error = info.value
-    assert str(error).startswith(f"{PATH}: 2 answer(s) are not choices")
+    assert str(error).startswith(f"{PATH}: 2 answer(s) break the instrument")
     located = {(p.file, p.row, p.column, p.value, p.severity) for p in error.problems}
     assert located == {
         (PATH, 3, "Current stage of development", "Phase 12", "error"),
@@ -364,7 +364,14 @@ def test_parse_numbers_warns_on_unreadable_text():
         ],
         headers={"fte": "Number of full-time equivalents working on the project"},
     )
-    result = clean(raw)
+    with pytest.raises(SurveyError) as info:
+        clean(raw)
+    # a start year is validated as a whole year: errors, both listed at once
+    assert [(p.row, p.column, p.value, p.severity) for p in info.value.problems] == [
+        (2, "proj_start_year", "1850", "error"),
+        (3, "proj_start_year", "abc", "error"),
+    ]
+    result = clean(raw, allow_invalid=True)
     assert result[["fte", "budget_ksek", "fih_year", "proj_start_year"]].isna().all().all()
     assert result["fte_text"].tolist() == ["many people", "vet ej"]
     problems = {(p.row, p.column, p.value): p for p in problems_of(result)}
@@ -376,6 +383,7 @@ def test_parse_numbers_warns_on_unreadable_text():
         (3, "proj_start_year", "abc"),
     }
     assert all(p.severity == "warning" and p.file == PATH for p in problems.values())
+    assert problems[(2, "proj_start_year", "1850")].problem.endswith("; blanked")
 
 
 # -- statuses -----------------------------------------------------------------------------
@@ -475,7 +483,7 @@ def test_steps_never_change_their_input():
     _unchanged(decoded, lambda f: assign_wave(f, 2020))
     _unchanged(waved, parse_numbers)
     _unchanged(parsed, screen)
-    _unchanged(raw, clean)
+    _unchanged(raw, lambda f: clean(f, allow_invalid=True))
 
 
 def test_problems_accumulate_across_steps_without_touching_earlier_frames():
@@ -540,9 +548,12 @@ def test_forms_unknown_text_in_a_question_without_other_is_an_error():
         clean(raw)
     [problem] = info.value.problems
     assert (problem.file, problem.row, problem.column) == ("/data/forms.xlsx", 2, "reg_contact")
-    assert problem.value.casefold() == "talked to the fda"
-    relaxed = clean(raw, allow_invalid=True)
-    assert relaxed["reg_contact"].iloc[0] == codes_to_mask([5])
+    # the cell as written in the file
+    assert problem.value.casefold() == "ethics approval for a clinical trial;talked to the fda;"
+    relaxed = clean(raw, allow_invalid=True)  # the bad cell is blanked, and said so
+    assert pd.isna(relaxed["reg_contact"].iloc[0])
+    [blanked] = [p for p in problems_of(relaxed) if p.column == "reg_contact"]
+    assert blanked.severity == "warning" and blanked.problem.endswith("; blanked")
 
 
 def test_forms_other_text_keeps_the_respondents_spelling():

@@ -183,7 +183,7 @@ def test_invalid_answers_are_listed_by_row_and_column(tmp_path, key_file, capsys
     frame.to_csv(bad, index=False)
     assert classify([bad], tmp_path / "out", key_file) == 1
     err = capsys.readouterr().err
-    assert "2 answer(s) are not choices" in err
+    assert "2 answer(s) break the instrument" in err
     assert "row 5, column 'stage': '42'" in err
     assert "row 9, column 'therapy_type': 'Gene thing'" in err
     # --allow-invalid blanks only those cells and goes on
@@ -199,7 +199,7 @@ def test_every_invalid_cell_is_listed_not_a_sample(tmp_path, key_file, capsys):
     frame.to_csv(bad, index=False)
     assert classify([bad], tmp_path / "out", key_file) == 1
     err = capsys.readouterr().err
-    assert "54 answer(s) are not choices" in err
+    assert "54 answer(s) break the instrument" in err
     assert err.count("column 'stage': '42'") == 54
     assert "more" not in err
 

@@ -46,3 +46,45 @@ def test_the_demo_says_it_is_synthetic():
     assert "synthetic" in readme.lower() and "atmp-report demo" in readme
     emails = [p["email"] for p in load_spec()["person"]]
     assert all(e.endswith(".example") for e in emails)
+
+
+def test_every_format_gives_identical_projects(tmp_path):
+    """REDCap raw and labels, Microsoft Forms xlsx and csv, Qualtrics text and numeric,
+    Google Forms and the Swedish workbook: the same answers give the same projects.csv."""
+    from atmp_analysis.cli import main
+    from atmp_analysis.demo import FORMATS
+
+    written = generate(tmp_path / "demo")
+    key = tmp_path / "key"
+    outputs = {}
+    for fmt in FORMATS:
+        files = [str(p) for p in written if p.name.endswith(f"_{fmt}")]
+        assert len(files) == 2, fmt  # both waves
+        out = tmp_path / fmt
+        assert main(["classify", *files, "--out", str(out), "--key-file", str(key), "-q"]) == 0
+        outputs[fmt] = (out / "projects.csv").read_bytes()
+    projects = pd.read_csv(tmp_path / "redcap_raw.csv" / "projects.csv")
+    assert projects.groupby("wave").size().to_dict() == {2023: 23, 2024: 25}
+    reference = outputs["redcap_raw.csv"]
+    assert {fmt for fmt, data in outputs.items() if data != reference} == set()
+
+
+def test_every_format_is_recognised_from_its_content(tmp_path):
+    from atmp_analysis.demo import FORMATS
+    from atmp_analysis.readers import detect_format
+
+    expected = {
+        "redcap_raw.csv": "redcap",
+        "redcap_labels.csv": "redcap",
+        "msforms.xlsx": "msforms",
+        "msforms.csv": "msforms",
+        "qualtrics_text.csv": "qualtrics",
+        "qualtrics_numeric.csv": "qualtrics",
+        "googleforms.csv": "googleforms",
+        "swedish.xlsx": "generic",
+    }
+    assert set(expected) == set(FORMATS)
+    for path in generate(tmp_path):
+        if "_2023_" in path.name:
+            renamed = path.rename(path.with_name(path.stem.replace("_", "-") + ".data"))
+            assert detect_format(renamed) == expected[path.name.split("_", 2)[2]], path.name
