@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -203,7 +204,7 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     text = draft_codebook(args.survey, instrument)
     with atomic_write(args.out) as handle:
         handle.write(text)
-    unsure = text.count("sure: false")
+    unsure = len(re.findall(r"(?m)^\s+sure: false\s*$", text))
     log.info(
         "drafted %s: %s",
         args.out,

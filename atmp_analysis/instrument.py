@@ -183,14 +183,18 @@ class Instrument:
         :attr:`tool_header_map` then know the codebooks' headers. Later codebooks win
         where two map one header differently (a centre's own over the shipped ones).
         """
+        from atmp_analysis.codebook import fold
+
         fields = []
         for f in self.fields:
-            aliases: dict[int, list[str]] = {c: list(v) for c, v in f.aliases.items()}
+            # folded label -> (code, label as written); a later codebook takes a label over
+            owner = {fold(a): (c, a) for c, labels in f.aliases.items() for a in labels}
             for book in codebooks:
                 for code, labels in book.labels.get(f.name, {}).items():
-                    aliases.setdefault(code, []).extend(
-                        label for label in labels if label not in aliases[code]
-                    )
+                    owner.update({fold(label): (code, label) for label in labels})
+            aliases: dict[int, list[str]] = {}
+            for code, label in owner.values():
+                aliases.setdefault(code, []).append(label)
             fields.append(replace(f, aliases={c: tuple(v) for c, v in aliases.items()}))
         out = Instrument(fields, self.source)
         out.codebooks = (*self.codebooks, *codebooks)

@@ -51,7 +51,9 @@ def _single_check(field: Field) -> pa.Check:
         return ~invalid
 
     return pa.Check(
-        valid, error=f"not a choice of this question: expected one of {_expected(field)}"
+        valid,
+        error=f"not a choice of this question: expected one of {_expected(field)}",
+        ignore_na=False,
     )
 
 
@@ -63,7 +65,7 @@ def _indicator_check() -> pa.Check:
         ok = uniques.str.strip().str.casefold().isin(accepted).to_numpy(dtype=bool)
         return pd.Series(np.append(ok, True)[positions], index=values.index)
 
-    return pa.Check(valid, error="expected Checked/Unchecked or 1/0")
+    return pa.Check(valid, error="expected Checked/Unchecked or 1/0", ignore_na=False)
 
 
 def _joined_check(field: Field, sep: str) -> pa.Check:
@@ -77,6 +79,7 @@ def _joined_check(field: Field, sep: str) -> pa.Check:
         valid,
         error=f"not a choice of this question: expected {sep!r}-joined choices of "
         f"{'; '.join(field.choices.values())}",
+        ignore_na=False,
     )
 
 
@@ -95,7 +98,9 @@ def _year_check(field: Field, bare_only: bool) -> pa.Check:
             ok = in_range | (text == "").to_numpy(dtype=bool)
         return pd.Series(np.append(ok, True)[positions], index=values.index)
 
-    return pa.Check(valid, error=f"impossible year: expected a whole year {low}–{high}")
+    return pa.Check(
+        valid, error=f"impossible year: expected a whole year {low}–{high}", ignore_na=False
+    )
 
 
 def raw_schema(raw: pd.DataFrame, instrument: Instrument) -> pa.DataFrameSchema:
