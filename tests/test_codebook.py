@@ -741,3 +741,63 @@ def test_every_swedish_multiselect_label_is_read(reading, sv):
             mask, leftover = mask_from_joined(text([sep.join(labels) + sep]), f, sep)
             assert mask.tolist() == [codes_to_mask(list(f.choices))], (f.name, sep)
             assert leftover.isna().all(), (f.name, sep, leftover.tolist())
+
+
+# -- entries that would be read wrongly are refused -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (
+            "codebook: 1\nvariables:\n  resp_name: Namn på dig\n  proj_lead: namn  PÅ dig\n",
+            "is also the header of resp_name",
+        ),
+        ("codebook: 1\ntool_columns: [Tidstämpel]\nvariables: {}\n", "tool_columns: expected"),
+        (
+            "codebook: 1\nvariables:\n  rna_dna:\n    choices: {1: Ja, 0: ja}\n",
+            "the label 'ja' already means choice 1",
+        ),
+        (
+            "codebook: 1\nvariables:\n  rna_dna:\n    choices: {0: 'Yes'}\n",
+            "the label 'Yes' already means choice 1",
+        ),
+        ("codebook: 1\nvariables:\n  rna_dna:\n    choices:\n      1:\n", "no label given"),
+        (
+            "codebook: 1\nvariables:\n  stage:\n    header: Fas\n    sure: false\n",
+            "variables.stage is marked 'sure: false'",
+        ),
+    ],
+    ids=[
+        "folded-duplicate-header",
+        "tool-columns-list",
+        "label-twice",
+        "instrument-label",
+        "empty-label",
+        "unsure",
+    ],
+)
+def test_load_refuses_entries_that_would_be_read_wrongly(tmp_path, content, fragment):
+    assert fragment in load_error(write(tmp_path, content))
+
+
+def test_a_checked_entry_loads(tmp_path):
+    path = write(tmp_path, "codebook: 1\nvariables:\n  stage:\n    header: Fas\n    sure: true\n")
+    assert Codebook.load(path).headers == {"Fas": "stage"}
+
+
+def test_a_later_codebook_takes_a_label_over(tmp_path):
+    """The shipped Swedish codebook reads 'Medverkande forskare' as role 2; a centre's own
+    codebook that means role 6 by it wins, as it does for headers."""
+    base = resolve_instrument()
+    label = base["resp_role"].aliases[2][-1]  # the Swedish label of "Co-investigator"
+    assert label_lookup(base["resp_role"])[label.casefold()] == 2
+    path = write(
+        tmp_path,
+        f"codebook: 1\nvariables:\n  resp_role:\n    choices:\n      6: {label!r}\n",
+    )
+    centre = resolve_instrument(codebooks=[path])
+    assert label_lookup(centre["resp_role"])[label.casefold()] == 6
+    assert label not in centre["resp_role"].aliases.get(2, ())
+    codes, invalid = decode_single(text([label]), centre["resp_role"])
+    assert codes.tolist() == [6] and not invalid.any()
