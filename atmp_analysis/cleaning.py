@@ -327,9 +327,12 @@ def screen(responses: pd.DataFrame) -> pd.DataFrame:
     """
     out = responses.copy(deep=False)  # copy-on-write: the input stays as it is
     identifies = out[["proj_acronym", "proj_title", "proj_lead"]].notna().any(axis=1)
+    # the tool's own mark (a Qualtrics survey preview) or the test markers of the vocabulary
+    tool_test = out["tool_test"] if "tool_test" in out else pd.Series(False, index=out.index)
+    test = is_test_response(out) | tool_test.fillna(False).astype(bool)
     status = np.select(
         [
-            is_test_response(out).to_numpy(),
+            test.to_numpy(dtype=bool),
             (out["atmp_project"] == 0).fillna(False).to_numpy(dtype=bool),
             ~identifies.to_numpy(),
         ],

@@ -285,6 +285,8 @@ def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
         sheet = workbook[sniffed.sheet]
         rows = sheet.iter_rows(values_only=True)
         header = _trim([str(v).strip() if v is not None else "" for v in next(rows)])
+        # an unheaded column gets pandas' CSV name, so an empty one is dropped as in a CSV
+        header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
         if len(set(header)) != len(header):
             dupes = sorted({h for h in header if header.count(h) > 1})
             raise SurveyError(f"{sniffed.path}: the header {dupes[0]!r} appears more than once")
@@ -298,13 +300,18 @@ def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
         else pd.DataFrame(columns=header)
     )
     frame.insert(0, "source_row", pd.RangeIndex(2, len(frame) + 2))
-    # keep timestamps as timestamps; everything else as text, as a CSV would give it
+    # a column of timestamps stays timestamps; everything else is text, as a CSV gives it
+    # (a date cell among other answers becomes its ISO text, never a lost answer)
     for column in header:
         values = frame[column]
         kinds = values.map(type, na_action="ignore")
-        if kinds.map(lambda t: hasattr(t, "isoformat"), na_action="ignore").any():
-            frame[column] = pd.to_datetime(values, errors="coerce")
-            continue
+        is_time = kinds.map(lambda t: hasattr(t, "isoformat"), na_action="ignore")
+        is_time = is_time.fillna(False).astype(bool)
+        if is_time.any():
+            if is_time.sum() == values.notna().sum():
+                frame[column] = pd.to_datetime(values, errors="coerce")
+                continue
+            values = values.where(~is_time, values[is_time].map(str))
         text = values.astype("string")
         whole = kinds.eq(float) & text.str.endswith(".0", na=False)
         frame[column] = text.mask(whole, text.str[:-2]).replace("", pd.NA)
@@ -326,18 +333,18 @@ def parse_timestamp(values: pd.Series, *, dayfirst: bool = True) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]")
     text = values.astype("string").str.strip()
-    # a time zone name or offset at the end ("GMT+1", "CET", "UTC+01:00"): local time is kept
+    # an ISO offset ("Z", "+01:00"), a time zone name or offset at the end ("GMT+1", "CET",
+    # "UTC+01:00"): the local time as written is kept
+    text = text.str.replace(r"(?<=\d)\s?(?:Z|[+-]\d{2}:?\d{2})$", "", regex=True)
     text = text.str.replace(r"\s+(?:GMT|UTC)(?:[+-]\d{1,2}(?::?\d{2})?)?$", "", regex=True)
     text = text.str.replace(r"\s+[A-Z]{3,4}$", "", regex=True)
     serial = pd.to_numeric(text.where(text.str.fullmatch(r"\d{5}(?:\.\d+)?")), errors="coerce")
     serial = serial.where(serial.between(*EXCEL_SERIALS))
     text = _year_first_to_iso(text)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    parsed = _to_datetime(text, format="ISO8601")
     rest = parsed.isna() & text.notna()
     if rest.any():
-        parsed = parsed.where(
-            ~rest, pd.to_datetime(text, errors="coerce", dayfirst=dayfirst, format="mixed")
-        )
+        parsed = parsed.where(~rest, _to_datetime(text, dayfirst=dayfirst, format="mixed"))
     if serial.notna().any():
         days = pd.to_timedelta(serial.astype("float64"), unit="D").dt.round("s")
         parsed = parsed.where(serial.isna(), EXCEL_EPOCH + days)
@@ -374,6 +381,25 @@ def _year_first_to_iso(text: pd.Series) -> pd.Series:
         + parts["S"].fillna("00")
     )
     return text.where(~found, iso)
+
+
+def _to_datetime(text: pd.Series, **options) -> pd.Series:
+    """``pandas.to_datetime`` with ``errors="coerce"``, made total: what it still refuses
+    (time zones mixed in one column, say) is parsed per distinct value, else missing."""
+    try:
+        return pd.to_datetime(text, errors="coerce", **options).astype("datetime64[ns]")
+    except (TypeError, ValueError, OverflowError):
+        codes, uniques = pd.factorize(text)
+        parsed = []
+        for value in uniques:  # once per distinct text, only on this rare path
+            try:
+                stamp = pd.to_datetime(value, errors="coerce", **options)
+                stamp = stamp.tz_localize(None) if getattr(stamp, "tzinfo", None) else stamp
+            except (TypeError, ValueError, OverflowError):
+                stamp = pd.NaT
+            parsed.append(stamp)
+        per_unique = pd.Series(parsed, dtype="datetime64[ns]")
+        return pd.Series(per_unique.array.take(codes, allow_fill=True), index=text.index)
 
 
 def day_first(values: pd.Series) -> bool:

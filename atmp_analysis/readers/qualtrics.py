@@ -1,4 +1,4 @@
-"""Qualtrics exports (CSV): three header rows, metadata columns, then the questions.
+"""Qualtrics exports (CSV, or the Excel download): three header rows, metadata, questions.
 
 Row 1 holds the export tags (the instrument's variable names, when the survey was built
 from the question list), row 2 the question texts, row 3 ``{"ImportId":"QID1"}`` (older
@@ -16,9 +16,11 @@ from __future__ import annotations
 import pandas as pd
 
 from atmp_analysis.codebook import fold
+from atmp_analysis.errors import FrozenDict
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import (
     Sniffed,
+    _open_workbook,
     layout,
     map_question_headers,
     parse_timestamp,
@@ -57,10 +59,8 @@ class QualtricsReader:
 
     def recognises(self, sniffed: Sniffed, instrument: Instrument) -> bool:
         header = set(sniffed.header)
-        return (
-            sniffed.kind == "csv"
-            and {"StartDate", "Status", "Finished"} <= header
-            and bool(header & {"ResponseId", "ResponseID"})
+        return {"StartDate", "Status", "Finished"} <= header and bool(
+            header & {"ResponseId", "ResponseID"}
         )
 
     def read(self, sniffed: Sniffed, instrument: Instrument) -> pd.DataFrame:
@@ -102,7 +102,7 @@ class QualtricsReader:
             _tool_name=name.mask(name == ""), _tool_email=_column(table, "RecipientEmail")
         )
         rename |= {"_tool_name": "tool_name", "_tool_email": "tool_email"}
-        return layout(
+        raw = layout(
             table,
             sniffed,
             self.name,
@@ -114,6 +114,11 @@ class QualtricsReader:
             unknown=unknown,
             instrument=instrument,
         )
+        # the headers as written in the file, for messages
+        named = {"tool_name": "RecipientFirstName, RecipientLastName"}
+        named["tool_email"] = "RecipientEmail"
+        raw.attrs["headers"] = FrozenDict(dict(raw.attrs["headers"]) | named)
+        return raw
 
 
 def _column(table: pd.DataFrame, name: str) -> pd.Series:
@@ -128,8 +133,19 @@ def _header_rows(sniffed: Sniffed) -> int:
     import csv
     import itertools
 
-    with sniffed.path.open(encoding=sniffed.encoding, errors="replace", newline="") as handle:
-        rows = list(itertools.islice(csv.reader(handle, delimiter=sniffed.delimiter), 3))
+    if sniffed.kind == "xlsx":  # Qualtrics' Excel download has the same header rows
+        workbook = _open_workbook(sniffed.path)
+        try:
+            sheet = workbook[sniffed.sheet]
+            rows = [
+                ["" if v is None else str(v) for v in row]
+                for row in sheet.iter_rows(min_row=1, max_row=3, values_only=True)
+            ]
+        finally:
+            workbook.close()
+    else:
+        with sniffed.path.open(encoding=sniffed.encoding, errors="replace", newline="") as f:
+            rows = list(itertools.islice(csv.reader(f, delimiter=sniffed.delimiter), 3))
     if len(rows) >= 3 and rows[2] and rows[2][0].lstrip().startswith("{"):
         return 2
     return 1
