@@ -92,19 +92,36 @@ def sniff(path: Path, instrument: Instrument | None = None) -> Sniffed:
             f"{path}: an old-style .xls or a password-protected workbook; save it as .xlsx "
             "without a password"
         )
-    encoding = "utf-8-sig"
-    try:
-        text = head.decode(encoding)
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
-            encoding = "cp1252"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        encoding = "utf-16"
         text = head.decode(encoding, errors="replace")
+    elif b"\x00" in head:
+        raise SurveyError(
+            f"{path}: a binary file (or text in UTF-16 without its byte-order mark), not a "
+            "CSV or xlsx export; save it as CSV UTF-8"
+        )
+    else:
+        encoding = "utf-8-sig"
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
+                encoding = "cp1252"
+            text = head.removeprefix(UTF8_BOM).decode(encoding, errors="replace")
     first_line = text.splitlines()[0] if text.strip() else ""
     if not first_line.strip():
         raise SurveyError(f"{path}: the file is empty")
     delimiter = _delimiter(text)
-    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    try:
+        header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    except csv.Error as exc:
+        raise SurveyError(f"{path}: cannot read its header row as CSV ({exc})") from None
     return Sniffed(path, "csv", [h.strip() for h in header], delimiter, encoding)
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+#: A UTF-8 byte-order mark read as cp1252 text.
+_BOM_AS_CP1252 = UTF8_BOM.decode("cp1252")
 
 
 def _delimiter(text: str) -> str:
@@ -113,7 +130,12 @@ def _delimiter(text: str) -> str:
     ``;``-delimited export do not fool it."""
 
     def score(delimiter: str) -> tuple[bool, int]:
-        records = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 6))
+        try:
+            records = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), 6))
+        except csv.Error:  # a lone carriage return in a quoted cell, say
+            return (False, 0)
+        if not records:
+            return (False, 0)
         if len(records) == 6:  # the last one may be cut at the end of what was read
             records = records[:-1]
         widths = [len(r) for r in records if any(cell.strip() for cell in r)]
@@ -181,6 +203,14 @@ def _trim(header: list[str]) -> list[str]:
     return header
 
 
+def _refuse_reserved(sniffed: Sniffed, columns) -> None:
+    if "source_row" in [str(c).strip() for c in columns]:
+        raise SurveyError(
+            f"{sniffed.path}: a column is headed 'source_row', a name the package gives the "
+            "row numbers; rename that column"
+        )
+
+
 def read_table(sniffed: Sniffed, *, header_rows: int = 0) -> pd.DataFrame:
     """Read every cell of a CSV or xlsx sheet as text, keeping the user's row numbers.
 
@@ -207,12 +237,20 @@ def read_table(sniffed: Sniffed, *, header_rows: int = 0) -> pd.DataFrame:
                     na_values=[""],
                     skip_blank_lines=False,
                     encoding=sniffed.encoding,
+                    # cp1252 leaves five bytes undefined; they never stop a file being read
+                    encoding_errors="replace" if sniffed.encoding == "cp1252" else "strict",
+                    # a row with more cells than the header is an error, not an index
+                    index_col=False,
                     engine="c",
                 )
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise SurveyError(f"{sniffed.path}: cannot read it as CSV ({exc})") from None
-        if "source_row" in frame.columns:
-            raise ValueError("cannot insert source_row, already exists")  # as insert says
+        except (pd.errors.ParserError, UnicodeError, ValueError, csv.Error) as exc:
+            reason = " ".join(str(exc).split())
+            raise SurveyError(f"{sniffed.path}: cannot read it as CSV ({reason})") from None
+        if len(frame.columns) and str(frame.columns[0]).startswith(_BOM_AS_CP1252):
+            # a UTF-8 byte-order mark before cp1252 text
+            first = frame.columns[0]
+            frame = frame.rename(columns={first: first.removeprefix(_BOM_AS_CP1252)})
+        _refuse_reserved(sniffed, frame.columns)
         # one block per column: concat rather than insert, which would warn about that
         rows = pd.DataFrame({"source_row": pd.RangeIndex(2, len(frame) + 2)})
         frame = pd.concat([rows, frame], axis=1)
@@ -287,6 +325,7 @@ def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
         header = _trim([str(v).strip() if v is not None else "" for v in next(rows)])
         # an unheaded column gets pandas' CSV name, so an empty one is dropped as in a CSV
         header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
+        _refuse_reserved(sniffed, header)
         if len(set(header)) != len(header):
             dupes = sorted({h for h in header if header.count(h) > 1})
             raise SurveyError(f"{sniffed.path}: the header {dupes[0]!r} appears more than once")
@@ -331,7 +370,7 @@ def parse_timestamp(values: pd.Series, *, dayfirst: bool = True) -> pd.Series:
     time), Excel datetimes and Excel date serials (``44986.43``) of 1990–2100.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype("datetime64[ns]")
+        return _plausible(values)
     text = values.astype("string").str.strip()
     # an ISO offset ("Z", "+01:00"), a time zone name or offset at the end ("GMT+1", "CET",
     # "UTC+01:00"): the local time as written is kept
@@ -348,7 +387,20 @@ def parse_timestamp(values: pd.Series, *, dayfirst: bool = True) -> pd.Series:
     if serial.notna().any():
         days = pd.to_timedelta(serial.astype("float64"), unit="D").dt.round("s")
         parsed = parsed.where(serial.isna(), EXCEL_EPOCH + days)
-    return parsed.astype("datetime64[ns]")
+    return _plausible(parsed)
+
+
+#: Submission times outside these years are no submission times (and would not fit
+#: ``datetime64[ns]``, which ends in 2262).
+PLAUSIBLE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+
+
+def _plausible(stamps: pd.Series) -> pd.Series:
+    """Times in ``datetime64[ns]``; those outside 1900–2200 missing."""
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    inside = (stamps >= PLAUSIBLE[0]) & (stamps < PLAUSIBLE[1])
+    return stamps.where(inside).astype("datetime64[ns]")
 
 
 _YEAR_FIRST = (
@@ -387,7 +439,7 @@ def _to_datetime(text: pd.Series, **options) -> pd.Series:
     """``pandas.to_datetime`` with ``errors="coerce"``, made total: what it still refuses
     (time zones mixed in one column, say) is parsed per distinct value, else missing."""
     try:
-        return pd.to_datetime(text, errors="coerce", **options).astype("datetime64[ns]")
+        return _plausible(pd.to_datetime(text, errors="coerce", **options))
     except (TypeError, ValueError, OverflowError):
         codes, uniques = pd.factorize(text)
         parsed = []
@@ -397,7 +449,8 @@ def _to_datetime(text: pd.Series, **options) -> pd.Series:
                 stamp = stamp.tz_localize(None) if getattr(stamp, "tzinfo", None) else stamp
             except (TypeError, ValueError, OverflowError):
                 stamp = pd.NaT
-            parsed.append(stamp)
+            inside = not pd.isna(stamp) and PLAUSIBLE[0] <= stamp < PLAUSIBLE[1]
+            parsed.append(stamp if inside else pd.NaT)
         per_unique = pd.Series(parsed, dtype="datetime64[ns]")
         return pd.Series(per_unique.array.take(codes, allow_fill=True), index=text.index)
 
@@ -461,7 +514,8 @@ def layout(
     those columns when the tool has them elsewhere.
     """
     index = table.index
-    frame = table.rename(columns=rename)
+    # only the columns read: a left-over header may carry a variable's name already taken
+    frame = table[["source_row", *[h for h in table.columns if h in rename]]].rename(columns=rename)
 
     def text(column: str) -> pd.Series:
         if column in frame.columns:

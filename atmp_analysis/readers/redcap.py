@@ -85,7 +85,15 @@ class RedcapReader:
                 rename[header] = "redcap_survey_identifier"
             elif folded in label_map:
                 rename[header] = label_map[folded]
+        # one column per variable: a second header naming a variable already read is unknown
+        taken: set[str] = set()
+        for header in list(rename):
+            if rename[header] in taken:
+                del rename[header]
+            else:
+                taken.add(rename[header])
         unknown = [h for h in headers if h not in rename]
+        table = table[["source_row", *[h for h in headers if h in rename]]]
         frame = table.rename(columns=rename)
         label_headers = any(rename.get(h) != h for h in headers if h in rename)
         raw = pd.DataFrame(index=frame.index)
