@@ -177,7 +177,7 @@ def check_surveys(
             raw = read_export(path, instrument)
         except SurveyError as exc:
             unreadable += 1
-            problems += exc.problems or [Problem(str(path), None, None, None, _reason(exc, path))]
+            problems += exc.problems or [_file_problem(exc, path)]
             continue
         problems += [
             Problem(
@@ -200,13 +200,20 @@ def check_surveys(
                 default_wave=dt.date.today().year,
             )
         except SurveyError as exc:
-            problems += exc.problems or [Problem(str(path), None, None, None, _reason(exc, path))]
+            problems += exc.problems or [_file_problem(exc, path)]
             continue
         problems += problems_of(cleaned)
     return problems_frame(problems), unreadable
 
 
-def _reason(exc: SurveyError, path: str | Path) -> str:
-    """A file-level message without the file name it starts with."""
+def _file_problem(exc: SurveyError, path: str | Path) -> Problem:
+    """A file-level error as a problem: the message without the file name (and the row,
+    when it names one) it starts with."""
+    import re
+
     text = str(exc.args[0]) if exc.args else str(exc)
-    return text.removeprefix(f"{path}: ")
+    match = re.match(rf"^{re.escape(str(path))}(?:, row (\d+))?: (.*)$", text, re.DOTALL)
+    if not match:
+        return Problem(str(path), None, None, None, text)
+    row = int(match.group(1)) if match.group(1) else None
+    return Problem(str(path), row, None, None, match.group(2))

@@ -139,6 +139,8 @@ def _delimiter(text: str) -> str:
         if len(records) == 6:  # the last one may be cut at the end of what was read
             records = records[:-1]
         widths = [len(r) for r in records if any(cell.strip() for cell in r)]
+        if not widths:  # nothing but separators
+            return (False, 0)
         return (len(widths) > 1 and len(set(widths)) == 1 and widths[0] > 1, widths[0])
 
     return max([",", ";", "\t"], key=score)
@@ -239,13 +241,17 @@ def read_table(sniffed: Sniffed, *, header_rows: int = 0) -> pd.DataFrame:
                     encoding=sniffed.encoding,
                     # cp1252 leaves five bytes undefined; they never stop a file being read
                     encoding_errors="replace" if sniffed.encoding == "cp1252" else "strict",
-                    # a row with more cells than the header is an error, not an index
-                    index_col=False,
                     engine="c",
                 )
         except (pd.errors.ParserError, UnicodeError, ValueError, csv.Error) as exc:
             reason = " ".join(str(exc).split())
             raise SurveyError(f"{sniffed.path}: cannot read it as CSV ({reason})") from None
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas takes the surplus cells of rows longer than the header as an index
+            raise SurveyError(
+                f"{sniffed.path}, row 2: the row has more cells than the header "
+                f"({len(frame.columns)} columns); check the delimiter and the quotes"
+            )
         if len(frame.columns) and str(frame.columns[0]).startswith(_BOM_AS_CP1252):
             # a UTF-8 byte-order mark before cp1252 text
             first = frame.columns[0]
