@@ -3,7 +3,7 @@
 The notebook API, step by step::
 
     from atmp_analysis import load_survey, clean, identify, to_projects, explain, load_key
-    raw = load_survey("data/raw/demo/demo_2023_redcap_raw.csv")
+    raw = load_survey("data/raw/demo/demo_2023_redcap_raw.csv")  # any tool; codebooks=[...]
     responses = identify(clean(raw), load_key())
     projects = to_projects(responses)           # classified: atmp_class, atmp_class_reason …
     print(explain(projects, projects["project_id"].iloc[0]))
@@ -17,6 +17,7 @@ from atmp_analysis.config import default_key_path
 from atmp_analysis.errors import SurveyError
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.pipeline import (
+    check_surveys,
     data_quality,
     identify,
     load_survey,
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Instrument",
     "SurveyError",
+    "check_surveys",
     "classify_projects",
     "clean",
     "data_quality",

@@ -358,7 +358,7 @@ def clean(
     raw
         The output of :func:`atmp_analysis.readers.read_export`.
     instrument
-        The instrument (default: the shipped one).
+        The instrument (default: the one the export was read with, codebooks included).
     wave
         The survey year; default: the most common year of submission in the file.
     default_wave
@@ -373,7 +373,7 @@ def clean(
         One row per response: the meta columns, ``wave``, every question (choice codes,
         bit masks, numbers, text; numbers' typed text in ``<field>_text``) and ``status``.
     """
-    instrument = instrument or resolve_instrument()
+    instrument = instrument or raw.attrs.get("instrument") or resolve_instrument()
     invalid = validate_raw(raw, instrument)
     if invalid and not allow_invalid:
         raise SurveyError(

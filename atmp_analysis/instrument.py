@@ -108,6 +108,10 @@ class Instrument:
         self.form = self.fields[0].form
         self.codebooks: tuple = ()
 
+    def __deepcopy__(self, memo: dict) -> Instrument:
+        # never changed once built: shared, not copied, when pandas copies a frame's attrs
+        return self
+
     # -- reading -------------------------------------------------------------------------
     @classmethod
     def from_dictionary(cls, path: str | Path) -> Instrument:

@@ -801,3 +801,30 @@ def test_a_later_codebook_takes_a_label_over(tmp_path):
     assert label not in centre["resp_role"].aliases.get(2, ())
     codes, invalid = decode_single(text([label]), centre["resp_role"])
     assert codes.tolist() == [6] and not invalid.any()
+
+
+def test_a_centre_codebook_reads_its_file_end_to_end(tmp_path):
+    """load_survey with the centre's codebook, then clean without naming it again."""
+    from atmp_analysis import clean, load_survey
+
+    book = write(
+        tmp_path,
+        "codebook: 1\nname: centre\ntool_columns:\n  submitted: Submitted at\nvariables:\n"
+        "  proj_acronym: Project short name\n  proj_lead: Lead PI\n"
+        "  atmp_project: Working on ATMP?\n"
+        "  stage:\n    header: Development stage (current)\n"
+        "    choices: {2: In vitro PoC, 7: Phase 1}\n",
+    )
+    export = tmp_path / "own.csv"
+    export.write_text(
+        "Submitted at,Project short name,Lead PI,Development stage (current),Working on ATMP?\n"
+        "2023-03-01 10:00,STEM-X,Anna A,Phase 1,Yes\n"
+        "2024-03-02 10:00,GENE-Y,Bo B,In vitro PoC,Yes\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SurveyError, match="not a recognised export"):
+        load_survey(export)
+    responses = clean(load_survey(export, codebooks=[book]), wave=2023)
+    assert responses["stage"].tolist() == [7, 2]
+    assert responses["submitted"].dt.year.tolist() == [2023, 2024]
+    assert responses["source_format"].tolist() == ["generic", "generic"]

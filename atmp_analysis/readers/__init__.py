@@ -79,4 +79,6 @@ def read_export(path: str | Path, instrument: Instrument | None = None) -> pd.Da
     sniffed = sniff(Path(path), instrument)
     raw = _reader_for(sniffed, instrument).read(sniffed, instrument)
     require_columns(raw, instrument)
+    # cleaning decodes the answers with the same codebooks (see atmp_analysis.cleaning.clean)
+    raw.attrs["instrument"] = instrument
     return raw
