@@ -272,15 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser._add_action(action)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def data_options(p: argparse.ArgumentParser, wave_help: str | None = None) -> None:
-        p.add_argument(
-            "surveys",
-            nargs="*",
-            type=Path,
-            metavar="SURVEY",
-            help="survey exports (REDCap, Microsoft Forms, Qualtrics, Google Forms, or any "
-            "CSV/xlsx a codebook maps); default: the bundled demo survey",
-        )
+    def instrument_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--dictionary",
             type=Path,
@@ -296,12 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
             help="a codebook (YAML) mapping the centre's own headers and labels onto the "
             "instrument; repeatable (the English and Swedish ones are always applied)",
         )
+
+    def data_options(
+        p: argparse.ArgumentParser, wave_help: str | None = None, *, processing: bool = True
+    ) -> None:
+        p.add_argument(
+            "surveys",
+            nargs="*",
+            type=Path,
+            metavar="SURVEY",
+            help="survey exports (REDCap, Microsoft Forms, Qualtrics, Google Forms, or any "
+            "CSV/xlsx a codebook maps)"
+            + ("; default: the bundled demo survey" if processing else ""),
+        )
+        instrument_options(p)
         p.add_argument(
             "--wave",
             type=int,
             metavar="YEAR",
             help=wave_help or "survey year (default: the most common submission year per file)",
         )
+        if not processing:  # check reads and validates, and writes no processed data
+            return
         p.add_argument(
             "--allow-invalid",
             action="store_true",
@@ -389,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
         "no errors (warnings only), 1 errors, 2 a file could not be read.",
     )
     data_options(
-        p, wave_help="survey year for times relative to it (default: the year of submission)"
+        p,
+        wave_help="survey year for times relative to it (default: the year of submission)",
+        processing=False,
     )
     p.set_defaults(surveys_required=True)
     p.add_argument("--out", type=Path, metavar="FILE", help="also write the list as CSV")
@@ -407,15 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("survey", type=Path, metavar="SURVEY")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    p.add_argument("--dictionary", type=Path, metavar="FILE")
-    p.add_argument(
-        "--codebook",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="codebooks already known (their wording is matched too)",
-    )
+    instrument_options(p)
     p.set_defaults(func=cmd_codebook)
 
     p = sub.add_parser("demo", parents=[common], help="write the synthetic demo survey exports")

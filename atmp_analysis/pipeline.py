@@ -114,17 +114,7 @@ def read_surveys(
             failures.append(exc)
             continue
         problems += problems_of(cleaned)
-        problems += [
-            Problem(
-                raw.attrs["path"],
-                1,
-                column,
-                None,
-                "column not in the instrument; ignored",
-                "warning",
-            )
-            for column in raw.attrs.get("unknown_columns", [])
-        ]
+        problems += _unknown_columns(raw)
         frames.append(cleaned)
     if failures:
         if len(failures) == 1:
@@ -140,6 +130,16 @@ def read_surveys(
     identified = identify(responses, key)
     identified.attrs = {"problems": ProblemList(problems)}
     return identified
+
+
+def _unknown_columns(raw: pd.DataFrame) -> list[Problem]:
+    """A warning per column of the file that the instrument does not have (row 1: headers)."""
+    return [
+        Problem(
+            raw.attrs["path"], 1, column, None, "column not in the instrument; ignored", "warning"
+        )
+        for column in raw.attrs.get("unknown_columns", [])
+    ]
 
 
 def data_quality(responses: pd.DataFrame) -> pd.DataFrame:
@@ -179,17 +179,7 @@ def check_surveys(
             unreadable += 1
             problems += exc.problems or [_file_problem(exc, path)]
             continue
-        problems += [
-            Problem(
-                raw.attrs["path"],
-                1,
-                column,
-                None,
-                "column not in the instrument; ignored",
-                "warning",
-            )
-            for column in raw.attrs.get("unknown_columns", [])
-        ]
+        problems += _unknown_columns(raw)
         invalid = validate_raw(raw, instrument)
         problems += invalid
         try:

@@ -500,6 +500,34 @@ def map_question_headers(
     return rename, unknown
 
 
+def read_question_texts(
+    sniffed: Sniffed,
+    instrument: Instrument,
+    fmt: str,
+    *,
+    tool: dict[str, str],
+    multiselect_sep: str,
+) -> pd.DataFrame:
+    """Read an export whose headers are question texts (Microsoft Forms, Google Forms).
+
+    ``tool`` maps the tool's own folded headers to raw-layout columns; those mapped to a
+    name starting with ``_`` (start times, quiz scores) are neither read nor unknown.
+    """
+    table = read_table(sniffed)
+    headers = [c for c in table.columns if c != "source_row"]
+    rename, unknown = map_question_headers(headers, instrument, tool=tool)
+    rename = {h: c for h, c in rename.items() if not c.startswith("_")}
+    return layout(
+        table,
+        sniffed,
+        fmt,
+        rename,
+        multiselect_sep=multiselect_sep,
+        unknown=unknown,
+        instrument=instrument,
+    )
+
+
 def layout(
     table: pd.DataFrame,
     sniffed: Sniffed,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from atmp_analysis.codebook import fold
 from atmp_analysis.instrument import Instrument
-from atmp_analysis.readers.base import Sniffed, layout, map_question_headers, read_table
+from atmp_analysis.readers.base import Sniffed, map_question_headers, read_question_texts
 
 TOOL_COLUMNS = {
     "timestamp": "submitted",
@@ -38,16 +38,6 @@ class GoogleFormsReader:
         return sum(c in instrument for c in rename.values()) >= 3
 
     def read(self, sniffed: Sniffed, instrument: Instrument) -> pd.DataFrame:
-        table = read_table(sniffed)
-        headers = [c for c in table.columns if c != "source_row"]
-        rename, unknown = map_question_headers(headers, instrument, tool=TOOL_COLUMNS)
-        rename = {h: c for h, c in rename.items() if not c.startswith("_")}
-        return layout(
-            table,
-            sniffed,
-            self.name,
-            rename,
-            multiselect_sep=",",
-            unknown=unknown,
-            instrument=instrument,
+        return read_question_texts(
+            sniffed, instrument, self.name, tool=TOOL_COLUMNS, multiselect_sep=","
         )

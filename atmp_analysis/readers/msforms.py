@@ -12,7 +12,7 @@ import pandas as pd
 
 from atmp_analysis.codebook import fold
 from atmp_analysis.instrument import Instrument
-from atmp_analysis.readers.base import Sniffed, layout, map_question_headers, read_table
+from atmp_analysis.readers.base import Sniffed, read_question_texts
 
 #: The tool's own columns, folded, in English and Swedish, and what each becomes.
 TOOL_COLUMNS = {
@@ -44,17 +44,6 @@ class MsFormsReader:
         )
 
     def read(self, sniffed: Sniffed, instrument: Instrument) -> pd.DataFrame:
-        table = read_table(sniffed)
-        headers = [c for c in table.columns if c != "source_row"]
-        rename, unknown = map_question_headers(headers, instrument, tool=TOOL_COLUMNS)
-        # the start and modification times are the tool's, not answers: neither read nor unknown
-        rename = {h: c for h, c in rename.items() if not c.startswith("_")}
-        return layout(
-            table,
-            sniffed,
-            self.name,
-            rename,
-            multiselect_sep=";",
-            unknown=unknown,
-            instrument=instrument,
+        return read_question_texts(
+            sniffed, instrument, self.name, tool=TOOL_COLUMNS, multiselect_sep=";"
         )
