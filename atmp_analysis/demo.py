@@ -232,16 +232,15 @@ def write_msforms(
         started = completed - dt.timedelta(seconds=int(rng.integers(240, 2400)))
         row: list[Any] = [number, started, completed, response.tool_email, response.tool_name]
         for f in instrument.questions:
-            value = answers.get(f.name)
-            if _blank(value):
-                row.append(None)
-            elif f.is_checkbox:
-                row.append("".join(f"{f.choices[int(c)]};" for c in value))
-            elif f.is_choice:
-                row.append(f.choices[int(value)])
-            else:
-                row.append(value)
+            text = _choice_text(answers.get(f.name), f)
+            # Forms ends a multi-select answer with its separator
+            row.append(text + ";" if text is not None and f.is_checkbox else text)
         sheet.append(row)
+    return _save_workbook(workbook, path)
+
+
+def _save_workbook(workbook, path: Path) -> Path:
+    """Save a demo workbook with fixed times, so the same workbook is the same bytes."""
     fixed = dt.datetime(2024, 12, 1)
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
@@ -491,12 +490,7 @@ def write_swedish_xlsx(responses: list[DemoResponse], instrument: Instrument, pa
     width = sheet.max_column
     for extra in (1, 2):  # formatted but empty columns after the data, as spreadsheets keep
         sheet.cell(row=1, column=width + extra).number_format = "@"
-    fixed = dt.datetime(2024, 12, 1)
-    workbook.properties.created = fixed
-    workbook.properties.modified = fixed
-    workbook.save(path)
-    _freeze_zip_times(path, fixed)
-    return path
+    return _save_workbook(workbook, path)
 
 
 #: Every format the demo is written in: file suffix → what writes it.

@@ -161,7 +161,7 @@ def _sniff_xlsx(path: Path, instrument: Instrument | None = None) -> Sniffed:
     from atmp_analysis.codebook import fold
 
     known = known_headers(instrument)
-    workbook = _open_workbook(path)
+    workbook = open_workbook(path)
     try:
         best: tuple[tuple[int, int], str, list[str]] | None = None
         for sheet in workbook.worksheets:
@@ -177,7 +177,7 @@ def _sniff_xlsx(path: Path, instrument: Instrument | None = None) -> Sniffed:
     return Sniffed(path, "xlsx", _trim(best[2]), sheet=best[1])
 
 
-def _open_workbook(path: Path):
+def open_workbook(path: Path):
     """Open a workbook read-only, whatever its file name (the format is in the content)."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -324,7 +324,7 @@ def _check_duplicate_headers(sniffed: Sniffed, columns: list[str]) -> None:
 
 
 def _read_xlsx(sniffed: Sniffed) -> pd.DataFrame:
-    workbook = _open_workbook(sniffed.path)
+    workbook = open_workbook(sniffed.path)
     try:
         sheet = workbook[sniffed.sheet]
         rows = sheet.iter_rows(values_only=True)

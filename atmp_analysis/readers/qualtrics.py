@@ -20,9 +20,9 @@ from atmp_analysis.errors import FrozenDict
 from atmp_analysis.instrument import Instrument
 from atmp_analysis.readers.base import (
     Sniffed,
-    _open_workbook,
     layout,
     map_question_headers,
+    open_workbook,
     parse_timestamp,
     read_table,
 )
@@ -134,7 +134,7 @@ def _header_rows(sniffed: Sniffed) -> int:
     import itertools
 
     if sniffed.kind == "xlsx":  # Qualtrics' Excel download has the same header rows
-        workbook = _open_workbook(sniffed.path)
+        workbook = open_workbook(sniffed.path)
         try:
             sheet = workbook[sniffed.sheet]
             rows = [
