@@ -45,4 +45,4 @@ bench: $(VENV)/.installed-dev ## run the read -> clean -> projects benchmark (1k
 	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean: ## remove generated outputs (not the virtual environment)
-	rm -rf data/processed/* reports && touch data/processed/.gitkeep
+	rm -rf data/processed/* reports reports.failed && touch data/processed/.gitkeep

@@ -6,21 +6,29 @@
     every figure of the notebooks → DIR/figures/*.png and *.svg
     the report's tables → DIR/tables/*.csv and DIR/tables/atmp_pipeline_tables.xlsx
     inputs, parameters, versions, outputs with sha256 → DIR/manifest.json
+    one line for the run → DIR/runs.jsonl
 
-Everything is written into a new folder beside ``DIR`` and swapped into place at the end, so
-a failed build leaves the last good report as it was.
+Everything is written into new folders (one beside ``DIR``, one inside the processed folder)
+and published only at the end: the report folder in one rename, the tables file by file,
+with SIGTERM held back meanwhile. A failed build leaves the last good report and tables as
+they were. Each notebook runs in a process of its own (:mod:`atmp_analysis.runner`) and gets
+its parameters from a JSON file, never as code; a failed one is kept in ``DIR.failed/``.
+The command line adds the lock, the up-to-date check and the run record of failed runs
+(:mod:`atmp_analysis.refresh`).
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
+import errno
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,14 +36,16 @@ import nbformat
 import pandas as pd
 
 from atmp_analysis.atomic import umask
-from atmp_analysis.config import SOURCE_ROOT
+from atmp_analysis.config import REPORT_FILE, SOURCE_ROOT
 from atmp_analysis.errors import SurveyError
+from atmp_analysis.progress import Progress
 from atmp_analysis.provenance import describe_files, now, record
+from atmp_analysis.refresh import RUNS_FILE, append_run, run_entry, signals_deferred
+from atmp_analysis.runner import CELL_TIMEOUT, START_TIMEOUT, NotebookProcess, Outcome
 
 log = logging.getLogger("atmp_analysis")
 
 NOTEBOOK_DIR = SOURCE_ROOT / "notebooks"
-REPORT_FILE = "atmp_pipeline_report.html"
 WORKBOOK = "atmp_pipeline_tables.xlsx"
 
 
@@ -46,11 +56,12 @@ class Notebook:
     stem: str
     title: str
     audiences: tuple[str, ...] = ("internal", "public")
+    source: Path | None = None  # a notebook elsewhere than notebooks/ (an analyst's own)
 
     @property
     def path(self) -> Path:
-        """The committed notebook (without outputs)."""
-        return NOTEBOOK_DIR / f"{self.stem}.ipynb"
+        """The notebook to run (committed without outputs)."""
+        return self.source or NOTEBOOK_DIR / f"{self.stem}.ipynb"
 
 
 #: The notebooks the build runs; they are independent of each other.
@@ -64,7 +75,13 @@ REPORT_NOTEBOOK = "10_report"
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook raised while the build executed it; names the notebook and the cell."""
+    """A notebook failed while the build ran it: which, in which cell, and where the executed
+    notebook is kept (``kept``), when it could be."""
+
+    def __init__(self, message: str, *, executed: Path | None = None) -> None:
+        super().__init__(message)
+        self.executed = executed  # the executed notebook while the build runs
+        self.kept: Path | None = None  # where it was kept afterwards
 
 
 @dataclass
@@ -78,31 +95,121 @@ class BuildResult:
     outputs: list[Path] = field(default_factory=list)
 
 
-def run_notebook(
-    notebook: Notebook, target: Path, parameters: dict, *, cwd: Path, timeout: int = 600
-) -> nbformat.NotebookNode:
-    """Execute one notebook with papermill; raise :class:`NotebookFailed` naming the cell."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+@dataclass(frozen=True)
+class Limits:
+    """Time limits of the notebooks, in seconds: one cell, and a kernel's start."""
 
-    started = time.perf_counter()
+    cell: int = CELL_TIMEOUT
+    start: int = START_TIMEOUT
+
+
+#: The steps of a build as the command line shows them.
+STEPS = (
+    "reading the surveys",
+    "writing the processed tables",
+    "running the notebooks",
+    "exporting the report",
+    "publishing",
+)
+#: Where a notebook finds the build's parameters: a file in the folder it runs in. The build
+#: hands papermill only this fixed name, so nothing from the data is ever written as code.
+PARAMETERS_FILE = ".run/parameters.json"
+#: Failed runs whose executed notebooks are kept beside the output folder.
+KEEP_FAILED = 5
+
+
+def run_notebooks(
+    notebooks: Sequence[Notebook],
+    folder: Path,
+    *,
+    jobs: int | None = None,
+    limits: Limits = Limits(),
+    progress: Progress | None = None,
+) -> dict[str, nbformat.NotebookNode]:
+    """Run ``notebooks`` (each in a process of its own, ``jobs`` at a time) in ``folder``.
+
+    The executed notebooks are written to ``folder/notebooks/``. The first failure ends the
+    others and raises :class:`NotebookFailed` (or ``OSError`` when a notebook could not be
+    written); no process or kernel outlives the call, however it ends.
+    """
+    work = folder / ".run"
+    work.mkdir(exist_ok=True)
+    (folder / "notebooks").mkdir(exist_ok=True)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(notebooks)))
+    step = STEPS[2]
+    log.debug("running %d notebooks, %d at a time", len(notebooks), workers)
+    waiting = list(notebooks)
+    running: dict[str, tuple[Notebook, NotebookProcess]] = {}
+    done = 0
     try:
-        pm.execute_notebook(
-            str(notebook.path),
-            str(target),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(cwd),
-            execution_timeout=timeout,
+        while waiting or running:
+            while waiting and len(running) < workers:
+                notebook = waiting.pop(0)
+                spec = {
+                    "source": str(notebook.path),
+                    "target": str(folder / "notebooks" / f"{notebook.stem}.ipynb"),
+                    "parameters": {"parameters_file": PARAMETERS_FILE},
+                    "cwd": str(folder),
+                    "cell_timeout": limits.cell,
+                    "start_timeout": limits.start,
+                }
+                running[notebook.stem] = (notebook, NotebookProcess(spec, work))
+                if progress:
+                    progress.event("notebook %s started", notebook.stem)
+            for stem, (notebook, process) in list(running.items()):
+                outcome = process.poll()
+                if outcome is None:
+                    continue
+                del running[stem]
+                if not outcome.ok:
+                    raise _failure(notebook, outcome, folder)
+                done += 1
+                if progress:
+                    progress.event("notebook %s ran in %.1f s", stem, process.seconds)
+            if progress:
+                times = {stem: p.seconds for stem, (_, p) in running.items()}
+                progress.tasks(step, times, done, len(notebooks))
+            time.sleep(0.1)
+    finally:
+        for _, process in running.values():
+            process.stop()
+    return {
+        n.stem: nbformat.read(folder / "notebooks" / f"{n.stem}.ipynb", as_version=4)
+        for n in notebooks
+    }
+
+
+def _failure(notebook: Notebook, outcome: Outcome, folder: Path) -> BaseException:
+    if outcome.kind == "io":
+        return OSError(
+            outcome.errno or errno.EIO, f"cannot write notebook {notebook.stem}: {outcome.message}"
         )
-    except PapermillExecutionError as exc:
-        raise NotebookFailed(
-            f"notebook {notebook.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-        ) from None
-    log.info("notebook %s ran in %.1f s", notebook.stem, time.perf_counter() - started)
-    return nbformat.read(target, as_version=4)
+    where = ""
+    if outcome.cell is not None:
+        where = f" in cell {outcome.cell}" + (f" ({outcome.source})" if outcome.source else "")
+    return NotebookFailed(
+        f"notebook {notebook.stem} failed{where}: {outcome.message}",
+        executed=folder / "notebooks" / f"{notebook.stem}.ipynb",
+    )
+
+
+def _keep_failed(error: NotebookFailed, out: Path, run_id: str) -> None:
+    """Move the failed executed notebook beside the output; keep the last few runs."""
+    executed = error.executed
+    if executed is None or not executed.is_file():
+        return
+    failed = out.parent / f"{out.name}.failed"
+    target = failed / run_id / executed.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(executed, target)
+    except OSError as exc:
+        log.warning("could not keep the failed notebook %s: %s", executed.name, exc)
+        return
+    error.kept = target
+    runs = sorted(p for p in failed.iterdir() if p.is_dir())
+    for old in runs[:-KEEP_FAILED]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_figures(nb: nbformat.NotebookNode, folder: Path) -> list[Path]:
@@ -127,28 +234,30 @@ def save_figures(nb: nbformat.NotebookNode, folder: Path) -> list[Path]:
 
 
 def write_exhibit_tables(report, folder: Path, extra: dict[str, pd.DataFrame]) -> list[Path]:
-    """The report's tables as CSV files and one workbook with a sheet per table."""
+    """The report's tables as CSV files and one workbook with a sheet per table.
+
+    Text that a spreadsheet would take for a formula is neutralised in both
+    (:mod:`atmp_analysis.spreadsheet`). ``extra``: the analysts' sheets (internal builds),
+    written as CSV too.
+    """
     from atmp_analysis.sections import exhibit_tables
+    from atmp_analysis.spreadsheet import write_csv, write_workbook
 
     folder.mkdir(parents=True, exist_ok=True)
     tables = {name: table for name, (table, _) in exhibit_tables(report).items()}
-    written = []
-    for name, table in tables.items():
-        path = folder / f"{name}.csv"
-        table.to_csv(path)
-        written.append(path)
+    written = [write_csv(t, folder / f"{name}.csv", index=True) for name, t in tables.items()]
+    written += [write_csv(table, folder / f"{name}.csv") for name, table in extra.items()]
     sheets = {**tables, **extra}
-    workbook = folder / WORKBOOK
-    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
-        for name, table in sheets.items():
-            index = name in tables
-            table.to_excel(writer, sheet_name=name[:31], index=index)
-    written.append(workbook)
+    written.append(write_workbook(sheets, folder / WORKBOOK, index=set(tables)))
     return written
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Swap the finished build into place; the old report is removed only afterwards."""
+def exchange(staging: Path, out: Path) -> None:
+    """Put ``staging`` in the place of ``out`` in one step; the old report ends up at
+    ``staging``. Where the system cannot swap two folders atomically (``renameat2``), the
+    old one is moved aside first, and back when the second rename fails."""
+    if out.exists() and _renameat2_exchange(staging, out):
+        return
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -160,7 +269,35 @@ def _publish(staging: Path, out: Path) -> None:
             old.rename(out)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        old.rename(staging)
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _publish_processed(staged: Path, processed: Path) -> None:
+    for path in sorted(staged.iterdir()):
+        os.replace(path, processed / path.name)
+
+
+def _staging(beside: Path, prefix: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=beside))
+    os.chmod(folder, 0o777 & ~umask())  # mkdtemp makes 0700; the report is shared
+    return folder
 
 
 def build_report(
@@ -176,103 +313,129 @@ def build_report(
     audience: str = "internal",
     min_cell: int = 3,
     jobs: int | None = None,
+    limits: Limits = Limits(),
+    fingerprint: str | None = None,
+    started: str | None = None,
+    clock: float | None = None,
+    progress: Progress | None = None,
+    notebooks: Sequence[Notebook] | None = None,
 ) -> BuildResult:
     """Build the report from processed data; see the module's docstring for the outputs.
+
+    Everything is written into folders beside ``out`` and ``processed`` and published at the
+    end: the report folder in one rename, the processed tables file by file, and a line
+    appended to ``out/runs.jsonl``. ``started`` and ``clock`` (``time.perf_counter()``) are
+    when the run began, for its record; ``fingerprint`` is the request's digest
+    (:func:`atmp_analysis.refresh.fingerprint`), kept in the manifest.
 
     Raises
     ------
     SurveyError
         When ``wave`` is not in the data.
     NotebookFailed
-        When a notebook raises; the last good report stays in place.
+        When a notebook fails; the failed executed notebook is kept beside ``out``.
+    OSError
+        When an output cannot be written.
+    In every case the last good report and tables stay as they were.
     """
     from atmp_analysis.export import ReportExportError, export_html, write_html
     from atmp_analysis.report import Report, ReportData
     from atmp_analysis.tables import read_tables, write_tables
 
-    clock = time.perf_counter()
-    started = now()
+    clock = time.perf_counter() if clock is None else clock
+    started = started or now()
+    progress = progress or Progress(STEPS, live=False)
     waves = sorted(int(w) for w in projects["wave"].unique())
     if not waves:
         raise SurveyError("the surveys hold no ATMP projects: there is nothing to report")
     wave = waves[-1] if wave is None else int(wave)
     if wave not in waves:
         raise SurveyError(f"wave {wave} is not in the surveys (waves: {waves})")
-    write_tables(responses, projects, quality, processed)
-    parameters = {
-        "wave": wave,
-        "centre": centre,
-        "audience": audience,
-        "min_cell": min_cell,
-    }
+    parameters = {"wave": wave, "centre": centre, "audience": audience, "min_cell": min_cell}
     out = Path(out).resolve()
+    processed = Path(processed).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
-    os.chmod(staging, 0o777 & ~umask())  # mkdtemp makes 0700; the report is shared
-    logging.getLogger("papermill").setLevel(logging.WARNING)
-    try:
-        provenance = record(inputs, parameters, started=started)
-        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2), "utf-8")
+    processed.mkdir(parents=True, exist_ok=True)
+    if notebooks is None:
         notebooks = [n for n in NOTEBOOKS if audience in n.audiences]
-        (staging / "notebooks").mkdir()
-        nb_parameters = {
+    staging = _staging(out.parent, f".{out.name}.build-")
+    staged_tables = _staging(processed, ".build-")
+    try:
+        with progress.step(STEPS[1]):
+            write_tables(responses, projects, quality, staged_tables)
+        provenance = record(inputs, parameters, started=started)
+        run = staging / ".run"
+        run.mkdir()
+        (run / "provenance.json").write_text(json.dumps(provenance, indent=2), "utf-8")
+        notebook_parameters = {
             **parameters,
-            "tables": str(Path(processed).resolve()),
-            "provenance": str(staging / "provenance.json"),
+            "tables": str(staged_tables),
+            "provenance": str(run / "provenance.json"),
         }
-        workers = max(1, min(jobs or os.cpu_count() or 1, len(notebooks)))
-        log.info("running %d notebooks, %d at a time", len(notebooks), workers)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                n.stem: pool.submit(
-                    run_notebook,
-                    n,
-                    staging / "notebooks" / f"{n.stem}.ipynb",
-                    nb_parameters,
-                    cwd=staging,
-                )
-                for n in notebooks
-            }
-            executed = {stem: future.result() for stem, future in futures.items()}
-        title = f"{centre}: ATMP pipeline {wave}"
-        for n in notebooks:
-            nb = executed[n.stem]
-            save_figures(nb, staging / "figures")
-            subtitle = _subtitle(wave, audience, started)
+        (staging / PARAMETERS_FILE).write_text(json.dumps(notebook_parameters), "utf-8")
+        with progress.step(STEPS[2]):
             try:
-                if n.stem == REPORT_NOTEBOOK:
-                    page = export_html(nb, title=title, subtitle=subtitle)
-                    write_html(page, staging / REPORT_FILE)
-                page = export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle)
-                write_html(page, staging / "notebooks" / f"{n.stem}.html")
-            except ReportExportError as exc:  # an output would load or run something
-                raise NotebookFailed(f"notebook {n.stem} cannot be exported: {exc}") from None
-        tables = read_tables(processed)
-        report = Report(
-            ReportData.from_tables(tables),
-            wave=wave,
-            centre=centre,
-            audience=audience,
-            min_cell=min_cell,
-        )
-        extra = {} if report.public else _analyst_sheets(tables, wave)
-        write_exhibit_tables(report, staging / "tables", extra)
-        if not report.public:
-            for name, table in extra.items():
-                table.to_csv(staging / "tables" / f"{name}.csv", index=False)
-        (staging / "provenance.json").unlink()
+                executed = run_notebooks(
+                    notebooks, staging, jobs=jobs, limits=limits, progress=progress
+                )
+            except NotebookFailed as error:
+                _keep_failed(error, out, started.replace(":", "").replace("+0000", "Z"))
+                raise
+        with progress.step(STEPS[3]):
+            title = f"{centre}: ATMP pipeline {wave}"
+            subtitle = _subtitle(wave, audience, started)
+            for n in notebooks:
+                nb = executed[n.stem]
+                save_figures(nb, staging / "figures")
+                try:
+                    if n.stem == REPORT_NOTEBOOK:
+                        page = export_html(nb, title=title, subtitle=subtitle)
+                        write_html(page, staging / REPORT_FILE)
+                    page = export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle)
+                    write_html(page, staging / "notebooks" / f"{n.stem}.html")
+                except ReportExportError as exc:  # an output would load or run something
+                    raise NotebookFailed(f"notebook {n.stem} cannot be exported: {exc}") from None
+            tables = read_tables(staged_tables)
+            report = Report(
+                ReportData.from_tables(tables),
+                wave=wave,
+                centre=centre,
+                audience=audience,
+                min_cell=min_cell,
+            )
+            extra = {} if report.public else _analyst_sheets(tables, wave)
+            write_exhibit_tables(report, staging / "tables", extra)
+        shutil.rmtree(run)
         manifest = {
             **provenance,
+            "fingerprint": fingerprint,
             "finished": now(),
             "outputs": describe_files(
                 sorted(p for p in staging.rglob("*") if p.is_file()), staging
             ),
+            "processed": describe_files(sorted(staged_tables.iterdir()), staged_tables),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        _publish(staging, out)
-    except BaseException:
+        with progress.step(STEPS[4]), signals_deferred():
+            _publish_processed(staged_tables, processed)
+            runs = out / RUNS_FILE
+            if runs.is_file():
+                shutil.copyfile(runs, staging / RUNS_FILE)
+            entry = run_entry(
+                started=started,
+                seconds=time.perf_counter() - clock,
+                outcome="built",
+                exit_code=0,
+                inputs=inputs,
+                parameters=parameters,
+                fingerprint=fingerprint,
+                report=str(out / REPORT_FILE),
+            )
+            append_run(staging / RUNS_FILE, entry)
+            exchange(staging, out)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        shutil.rmtree(staged_tables, ignore_errors=True)
     outputs = sorted(p for p in out.rglob("*") if p.is_file())
     return BuildResult(out, out / REPORT_FILE, manifest, time.perf_counter() - clock, outputs)
 

@@ -1,10 +1,11 @@
 """The ``atmp-report`` command line.
 
-Exit codes: 0 done; 1 invalid data (answers that are not the instrument's, listed cell by
-cell); 2 usage error or unreadable input (a missing, empty or unrecognised file); 3 a report
-notebook failed (the previous report is left as it was).
-An error is printed as one clear message naming the file, without a traceback; ``--debug``
-shows the traceback.
+Exit codes (:data:`EXIT_CODES`): 0 done or up to date; 1 invalid data (answers that are not
+the instrument's, listed cell by cell); 2 usage error, or a file that cannot be read or
+written; 3 a report notebook failed (kept, its cell named); 4 another build of the output is
+running (``--no-wait``); 130 and 143 interrupted or terminated; 70 an internal error. A build
+that fails leaves the previous report as it was. An error is printed as one clear message
+naming the file, without a traceback; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,15 +24,27 @@ from atmp_analysis.config import (
     DEMO_DIR,
     PROCESSED_DIR,
     QUESTION_LIST,
+    REPORT_FILE,
     REPORTS_DIR,
     default_key_path,
     demo_exports,
 )
 from atmp_analysis.errors import SurveyError
+from atmp_analysis.runner import CELL_TIMEOUT, START_TIMEOUT
 
 log = logging.getLogger("atmp_analysis")
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NOTEBOOK = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NOTEBOOK, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+EXIT_CODES = (
+    "exit codes: 0 done (for build: built, or already up to date); 1 invalid data (every bad "
+    "cell is listed); 2 usage error, or a file that cannot be read or written; 3 a report "
+    "notebook failed or timed out (the executed notebook is kept and its cell named); "
+    "4 another build of the same output is running and --no-wait was given; "
+    "130 interrupted (Ctrl-C); 143 stopped by SIGTERM (129 by SIGHUP); "
+    "70 an internal error (a bug: the traceback is printed). A build that does not exit 0 "
+    "leaves the previous report and processed tables as they were."
+)
 
 
 def _survey_paths(surveys: list[Path]) -> list[Path]:
@@ -46,14 +60,13 @@ def _survey_paths(surveys: list[Path]) -> list[Path]:
     return paths
 
 
-def _process(args: argparse.Namespace, *, report_wave: bool = False):
+def _process(args: argparse.Namespace, paths: list[Path], *, report_wave: bool = False):
     """Read, clean, identify and merge; ``report_wave``: ``--wave`` picks the wave to report
     and is each file's year only when the file has no submission times."""
     from atmp_analysis.pipeline import data_quality, read_surveys, to_projects
     from atmp_analysis.pseudonym import load_key
 
     key = load_key(args.key_file or default_key_path())
-    paths = _survey_paths(args.surveys)
     responses = read_surveys(
         paths,
         key,
@@ -72,7 +85,7 @@ def _process(args: argparse.Namespace, *, report_wave: bool = False):
         )
     projects = to_projects(responses, dictionary=args.dictionary)
     quality = data_quality(responses)
-    return paths, responses, projects, quality
+    return responses, projects, quality
 
 
 def _summary(responses, projects, quality) -> str:
@@ -98,10 +111,13 @@ def _class_counts(projects) -> str:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from atmp_analysis.refresh import locked
     from atmp_analysis.tables import write_tables
 
-    _, responses, projects, quality = _process(args)
-    written = write_tables(responses, projects, quality, args.out)
+    paths = _survey_paths(args.surveys)
+    responses, projects, quality = _process(args, paths)
+    with locked([args.out]):
+        written = write_tables(responses, projects, quality, args.out)
     log.info("%s", _summary(responses, projects, quality))
     log.info(
         "ATMP classes (advice, not a verdict; see atmp_class_reason):\n%s", _class_counts(projects)
@@ -111,36 +127,115 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _centre(args: argparse.Namespace) -> str:
+    if args.centre is not None:
+        return args.centre
+    if not args.surveys:
+        from atmp_analysis.demo import load_spec
+
+        return load_spec()["centre"]["name"] + " (synthetic demo)"
+    return "ATMP centre"
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from atmp_analysis.build import NotebookFailed, build_report
+    """Build the report under the output's lock, skipping when nothing changed, and record
+    the run in ``OUT/runs.jsonl`` however it ends."""
+    from atmp_analysis.build import STEPS, Limits, build_report
+    from atmp_analysis.provenance import now
+    from atmp_analysis.pseudonym import load_key
+    from atmp_analysis.refresh import (
+        RUNS_FILE,
+        Busy,
+        append_run,
+        fingerprint,
+        locked,
+        run_entry,
+        up_to_date,
+    )
 
-    paths, responses, projects, quality = _process(args, report_wave=True)
-    centre = args.centre
-    if centre is None:
-        if not args.surveys:
-            from atmp_analysis.demo import load_spec
+    started, clock = now(), time.perf_counter()
+    out, processed = args.out.resolve(), args.processed.resolve()
+    progress = args.progress
+    progress.steps = list(STEPS)
+    paths: list[Path] = []
+    parameters: dict = {}
 
-            centre = load_spec()["centre"]["name"] + " (synthetic demo)"
-        else:
-            centre = "ATMP centre"
-    log.info("%s", _summary(responses, projects, quality))
-    try:
-        result = build_report(
-            responses,
-            projects,
-            quality,
+    def record(outcome: str, code: int, **extra) -> None:
+        entry = run_entry(
+            started=started,
+            seconds=time.perf_counter() - clock,
+            outcome=outcome,
+            exit_code=code,
             inputs=paths,
-            out=args.out,
-            processed=args.processed,
-            wave=args.wave,
-            centre=centre,
-            audience=args.audience,
-            min_cell=args.min_cell,
-            jobs=args.jobs,
+            parameters=parameters,
+            **extra,
         )
-    except NotebookFailed as exc:
-        print(f"error: {exc}; the previous report in {args.out} is unchanged", file=sys.stderr)
-        return EXIT_NOTEBOOK
+        try:
+            append_run(out / RUNS_FILE, entry)
+        except OSError as exc:
+            log.warning("could not record the run in %s: %s", out / RUNS_FILE, exc.strerror)
+
+    try:
+        with locked([out, processed], wait=not args.no_wait):
+            paths = _survey_paths(args.surveys)
+            centre = _centre(args)
+            parameters = {
+                "wave": args.wave,
+                "centre": centre,
+                "audience": args.audience,
+                "min_cell": args.min_cell,
+                "allow_invalid": args.allow_invalid,
+                "processed": str(processed),
+            }
+            key = load_key(args.key_file or default_key_path())
+            definitions = [p for p in [args.dictionary, *args.codebook] if p]
+            # the processed folder is not part of the request: the check below finds the
+            # tables there as the last build wrote them, or rebuilds
+            request = {k: v for k, v in parameters.items() if k != "processed"}
+            print_ = fingerprint(paths, definitions, request, key)
+            del key
+            last = None if args.force else up_to_date(out, processed, print_)
+            if last is not None:
+                log.info(
+                    "%s is up to date: it was built at %s from the same inputs and "
+                    "parameters, and its files are intact (--force builds it again)",
+                    out,
+                    last.get("finished", "?"),
+                )
+                record("up-to-date", EXIT_OK, report=str(out / REPORT_FILE))
+                progress.close()
+                print(out / REPORT_FILE)
+                return EXIT_OK
+            with progress.step(STEPS[0]):
+                responses, projects, quality = _process(args, paths, report_wave=True)
+            log.info("%s", _summary(responses, projects, quality))
+            result = build_report(
+                responses,
+                projects,
+                quality,
+                inputs=paths,
+                out=out,
+                processed=processed,
+                wave=args.wave,
+                centre=centre,
+                audience=args.audience,
+                min_cell=args.min_cell,
+                jobs=args.jobs,
+                limits=Limits(cell=args.cell_timeout, start=args.kernel_timeout),
+                fingerprint=print_,
+                started=started,
+                clock=clock,
+                progress=progress,
+            )
+    except Busy as exc:
+        record("busy", EXIT_BUSY, message=str(exc))
+        raise
+    except BaseException as exc:
+        code, outcome = _exit_code(exc)
+        kept = getattr(exc, "kept", None)
+        record(outcome, code, message=_first_line(exc), failed_notebook=kept and str(kept))
+        raise
+    progress.close()  # the status line is done with; what follows are plain lines
     size = result.report.stat().st_size
     log.info(
         "built %s report for %s in %.1f s: %d files; the HTML is %.0f kB",
@@ -154,9 +249,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, short: what a run record keeps of it."""
+    text = _message(exc)
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from atmp_analysis.atomic import atomic_write
     from atmp_analysis.pipeline import check_surveys
+    from atmp_analysis.spreadsheet import write_csv
 
     problems, unreadable = check_surveys(
         args.surveys, dictionary=args.dictionary, codebooks=args.codebook, wave=args.wave
@@ -171,9 +273,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             where += f", column {record.column!r}"
         value = "" if _missing(record.value) or record.value == "" else f": {record.value!r}"
         print(f"{record.severity}: {where}{value}: {record.problem}")
-    if args.out:
-        with atomic_write(args.out, newline="") as handle:
-            problems.to_csv(handle, index=False)
+    if args.out:  # the values are respondents' text: neutralised for spreadsheets
+        write_csv(problems, args.out)
     files = len(args.surveys)
     log.info(
         "%d error(s) and %d warning(s) in %d file(s)%s",
@@ -253,8 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="atmp-report",
         description="Read an ATMP centre's pipeline survey exports, merge them into projects "
         "and build the report.",
-        epilog="Exit codes: 0 done, 1 invalid data, 2 usage error or unreadable input, "
-        "3 a report notebook failed.",
+        epilog=EXIT_CODES[0].upper() + EXIT_CODES[1:],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -340,8 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="process the survey, run the report notebooks and write the HTML report",
         description="Process the surveys, run the report notebooks with papermill and write "
         "DIR/atmp_pipeline_report.html, DIR/notebooks/, DIR/figures/, DIR/tables/ and "
-        "DIR/manifest.json. --wave picks the wave to report (default: the latest); each "
-        "file's survey year comes from its submission times.",
+        "DIR/manifest.json, and append a line to DIR/runs.jsonl. --wave picks the wave to "
+        "report (default: the latest); each file's survey year comes from its submission "
+        "times. The build works in a folder beside DIR and swaps it in only when everything "
+        "succeeded; one build of DIR runs at a time; a build whose inputs and parameters have "
+        "not changed says so and stops.",
+        epilog=EXIT_CODES[0].upper() + EXIT_CODES[1:],
     )
     data_options(
         p,
@@ -383,6 +487,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=PROCESSED_DIR,
         metavar="DIR",
         help=f"processed tables folder (default: {PROCESSED_DIR})",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when the inputs, parameters and code are those of the last good "
+        "build and its files are intact (default: say it is up to date and stop)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another build of the same output is running, stop at once (exit 4) "
+        "instead of waiting for it",
+    )
+    p.add_argument(
+        "--cell-timeout",
+        type=_positive,
+        default=CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"longest a notebook cell may run (default: {CELL_TIMEOUT})",
+    )
+    p.add_argument(
+        "--kernel-timeout",
+        type=_positive,
+        default=START_TIMEOUT,
+        metavar="SECONDS",
+        help=f"longest a notebook's kernel may take to start (default: {START_TIMEOUT})",
     )
     p.set_defaults(func=cmd_build)
 
@@ -433,8 +563,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(exc: BaseException) -> str:
+    """What went wrong, in words (no traceback)."""
+    from atmp_analysis.refresh import Terminated
+
+    if isinstance(exc, Terminated):
+        return f"stopped by {exc.name}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return where + (exc.strerror or str(exc))
+    if isinstance(exc, SurveyError):
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def _exit_code(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the run record's outcome for an exception that ended a command."""
+    from atmp_analysis.build import NotebookFailed
+    from atmp_analysis.refresh import Busy, Terminated
+
+    if isinstance(exc, SurveyError):
+        return (EXIT_INVALID, "invalid-data") if exc.problems else (EXIT_USAGE, "unusable-input")
+    if isinstance(exc, NotebookFailed):
+        return EXIT_NOTEBOOK, "notebook-failed"
+    if isinstance(exc, Busy):
+        return EXIT_BUSY, "busy"
+    if isinstance(exc, OSError):
+        return EXIT_USAGE, "io-error"
+    if isinstance(exc, Terminated):
+        return 128 + exc.signum, "terminated"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "interrupted"
+    return EXIT_INTERNAL, "internal-error"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``atmp-report``; return the exit code."""
+    from atmp_analysis.progress import console
+    from atmp_analysis.refresh import termination_as_exception
+
     parser = build_parser()
     args = parser.parse_args(argv)
     for flag in ("debug", "quiet", "verbose"):
@@ -442,21 +611,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "surveys_required", False) and not args.surveys:
         parser.error(f"{args.command}: give at least one SURVEY file")
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("atmp_analysis").setLevel(level)
-    try:
-        return args.func(args)
-    except SurveyError as exc:
-        if args.debug:
-            raise
+    with console(level) as progress, termination_as_exception():
+        args.progress = progress
+        try:
+            return args.func(args)
+        except BaseException as exc:
+            if args.debug or isinstance(exc, SystemExit):
+                raise
+            code, _ = _exit_code(exc)
+            progress.close()
+            _explain(exc, code, args)
+            return code
+
+
+def _explain(exc: BaseException, code: int, args: argparse.Namespace) -> None:
+    """Print one clear message for the error that ended the command."""
+    import traceback
+
+    unchanged = ""
+    if args.command == "build" and code != EXIT_BUSY and (args.out / REPORT_FILE).is_file():
+        unchanged = f"; the previous report in {args.out} is unchanged"
+    if code == EXIT_INTERNAL:
+        traceback.print_exc()
+        print(f"error: internal error (please report it): {_message(exc)}", file=sys.stderr)
+        return
+    print(f"error: {_message(exc)}{unchanged}", file=sys.stderr)
+    kept = getattr(exc, "kept", None)
+    if kept is not None:
+        print(f"  the failed notebook, as executed: {kept}", file=sys.stderr)
+    for problem in getattr(exc, "problems", ()):
         # every bad cell, not a sample: the user fixes the export from this list
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_INVALID if exc.problems else EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"  - {problem}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

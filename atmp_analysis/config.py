@@ -26,6 +26,8 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = SOURCE_ROOT / "data" / "raw" / "demo"
 PROCESSED_DIR = SOURCE_ROOT / "data" / "processed"
 REPORTS_DIR = SOURCE_ROOT / "reports"
+#: The report page in the report folder.
+REPORT_FILE = "atmp_pipeline_report.html"
 
 #: Environment variable naming the pseudonymisation key file.
 KEY_ENV = "ATMP_ANALYSIS_KEY_FILE"

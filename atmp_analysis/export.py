@@ -12,8 +12,12 @@ What a notebook shows in the report
 - Markdown cells, rendered.
 - Outputs of code cells (``display_data`` and ``execute_result``), one representation each, in
   this order of preference: ``text/html`` as it is (the package's HTML is escaped where it is
-  built), ``image/png`` as an ``<img>``, ``text/markdown`` rendered, ``text/plain`` escaped in a
+  built), ``image/png`` as an ``<img>``, ``text/markdown`` rendered with any HTML in it
+  escaped (an output's Markdown may carry the data's text), ``text/plain`` escaped in a
   ``<pre>``. JavaScript, widgets and any other type are never shown.
+- In Markdown, cells and outputs alike, a link or image whose URL would run or load
+  something (``javascript:``, ``vbscript:``, ``file:``, a ``data:`` URL other than an image
+  in a cell) is shown as its text only; an output's Markdown shows no ``data:`` image either.
 - Not shown: code, prompts, raw cells, ``stream`` and ``error`` outputs, cells tagged
   ``parameters``, ``injected-parameters`` (papermill) or ``remove``, and cells or outputs whose
   metadata holds ``{"atmp": {"hide_in_report": true}}``. An image output may name its alt text
@@ -21,8 +25,9 @@ What a notebook shows in the report
 
 Every heading of the body gets a unique id (a slug of its text when it has none),
 and the ``<h2>`` and ``<h3>`` headings make the table of contents. A page that would still
-fetch something (a script or a remote image in a notebook's own HTML or Markdown) is refused
-with :class:`ReportExportError` rather than written.
+fetch or run something (a script, an event handler attribute such as ``onerror``, a
+``javascript:`` link, or a remote image in a notebook's own HTML or Markdown) is refused with
+:class:`ReportExportError` rather than written.
 
 Classes the package's HTML outputs can use are styled in ``report.css``: ``figure`` and
 ``figcaption``, ``table`` with ``caption``, ``table.counts``, ``td.n`` / ``th.n`` (numbers,
@@ -41,12 +46,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import nbformat
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from nbconvert.exporters import TemplateExporter
-from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbconvert.filters.markdown_mistune import HTMLRenderer, IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 from traitlets import default
 from traitlets.config import Config
@@ -261,6 +267,21 @@ def outline(body: str) -> Outline:
 _FETCHING_TAGS = frozenset({"script", "link", "iframe", "frame", "object", "embed", "base"})
 _URL_ATTRS = frozenset({"src", "srcset", "poster", "data", "background"})
 _CSS_FETCH = re.compile(r"@import|url\(\s*(?!['\"]?\s*(?:data:|#))", re.IGNORECASE)
+#: URL schemes that run code when a link is followed or a form sent.
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:")
+#: Attributes holding a URL that is followed or sent (``href`` of any kind, forms).
+_LINK_ATTRS = frozenset({"action", "formaction"})
+#: What browsers ignore in a URL's scheme: ASCII whitespace and control characters.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _runs_script(url: str) -> bool:
+    """Whether following ``url`` runs code (``javascript:``, ``vbscript:``, however spelt).
+
+    >>> _runs_script(" Java\tScript:alert(1)"), _runs_script("https://example.org")
+    (True, False)
+    """
+    return _URL_NOISE.sub("", html.unescape(url)).lower().startswith(_SCRIPT_SCHEMES)
 
 
 class _FetchFinder(HTMLParser):
@@ -276,7 +297,11 @@ class _FetchFinder(HTMLParser):
         for name, value in attrs:
             value = (value or "").strip()
             local = value.lower().startswith("data:")
-            if name in _URL_ATTRS and not local:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=...> (an event handler)")
+            elif (name.endswith("href") or name in _LINK_ATTRS) and _runs_script(value):
+                self.problems.append(f"<{tag} {name}={value[:80]!r}>")
+            elif name in _URL_ATTRS and not local:
                 self.problems.append(f"<{tag} {name}={value[:80]!r}>")
             elif name.endswith("href") and tag not in ("a", "area") and not value.startswith("#"):
                 self.problems.append(f"<{tag} {name}={value[:80]!r}>")
@@ -296,8 +321,9 @@ def fetched_resources(document: str) -> list[str]:
     """Describe everything in ``document`` that a browser would fetch or run.
 
     Scripts, ``<link>``, frames and embedded objects, an image or media source that is not a
-    ``data:`` URI, and ``@import`` or ``url(...)`` in CSS. Links (``<a href>``) are allowed:
-    following one is the reader's choice.
+    ``data:`` URI, ``@import`` or ``url(...)`` in CSS, event handler attributes (``onerror``,
+    ``onload`` ...) and links or forms to ``javascript:`` or ``vbscript:`` URLs. Other links
+    (``<a href>``) are allowed: following one is the reader's choice.
 
     Examples
     --------
@@ -305,11 +331,106 @@ def fetched_resources(document: str) -> list[str]:
     []
     >>> fetched_resources('<img src="https://example.org/logo.png" alt="">')
     ["<img src='https://example.org/logo.png'>"]
+    >>> fetched_resources('<b onmouseover="alert(1)">x</b>')
+    ['<b onmouseover=...> (an event handler)']
     """
     finder = _FetchFinder()
     finder.feed(document)
     finder.close()
     return finder.problems
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+
+
+#: URL schemes a Markdown link or image may use; a URL without a scheme is relative.
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel", "ftp", "ftps"})
+#: ``data:`` images a notebook's own Markdown cell may show (never an output's Markdown).
+DATA_IMAGES = ("data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+
+
+def url_allowed(url: str, *, data_images: bool = False) -> bool:
+    """Whether a Markdown link or image may use ``url``: a safe scheme, or none (relative).
+
+    The scheme is read as a browser reads it: entities and percent-escapes decoded,
+    whitespace and control characters ignored, in any case.
+
+    Examples
+    --------
+    >>> [url_allowed(u) for u in ("https://x.org", "#top", "figures/a.png", "mailto:a@b.se")]
+    [True, True, True, True]
+    >>> [url_allowed(u) for u in ("javascript:alert(1)", " JaVa\tscript:x", "vbscript:x")]
+    [False, False, False]
+    >>> png = "data:image/png;base64,AA"
+    >>> url_allowed(png), url_allowed(png, data_images=True)
+    (False, True)
+    >>> url_allowed("data:text/html;base64,AA", data_images=True)
+    False
+    """
+    normal = _URL_NOISE.sub("", html.unescape(unquote(url))).lower()
+    scheme = _SCHEME.match(normal)
+    if scheme is None:
+        return True
+    if normal.startswith(DATA_IMAGES):
+        return data_images
+    return scheme.group(1) in SAFE_SCHEMES
+
+
+class SafeMarkdownRenderer(IPythonRenderer):
+    """nbconvert's Markdown renderer, with links and images that cannot run anything.
+
+    A link or image whose URL :func:`url_allowed` refuses (``javascript:``, ``vbscript:``,
+    ``file:``, ``data:`` ...) is rendered as its text only.
+
+    Parameters
+    ----------
+    trusted
+        ``True`` for a notebook's own Markdown cell: its HTML is kept; its attachments, the
+        images beside the notebook and ``data:`` images (PNG, JPEG, GIF, WebP) are shown.
+        ``False`` for the Markdown of a code cell's output, which may carry the data's
+        text: its HTML is escaped, nothing is embedded and no ``data:`` URL is used.
+    **options
+        Passed on to :class:`nbconvert.filters.markdown_mistune.IPythonRenderer`.
+
+    Examples
+    --------
+    >>> def render(text, trusted):
+    ...     return MarkdownWithMath(renderer=SafeMarkdownRenderer(trusted=trusted)).render(text)
+    >>> render("[x](javascript:alert(1)) <b>y</b>", trusted=False)
+    '<p>x &lt;b&gt;y&lt;/b&gt;</p>\\n'
+    >>> render("[x](https://example.org) <b>y</b>", trusted=True)
+    '<p><a href="https://example.org">x</a> <b>y</b></p>\\n'
+    """
+
+    def __init__(self, *, trusted: bool, **options: Any) -> None:
+        if not trusted:
+            options.update(embed_images=False, attachments={})
+        # URLs are checked here (url_allowed) before mistune sees them
+        super().__init__(escape=not trusted, allow_harmful_protocols=True, **options)
+        self.trusted = trusted
+
+    def link(self, text: str, url: str, title: str | None = None) -> str:
+        """A link, or only its text when its URL is not allowed."""
+        if not url_allowed(url):
+            return text
+        return super().link(text, url, title)
+
+    def image(self, text: str, url: str, title: str | None = None) -> str:
+        """An image, or only its alt text when its URL is not allowed.
+
+        In a trusted cell, an attachment or a file beside the notebook is embedded first.
+        """
+        source = self._embed_image_or_attachment(url) if self.trusted else url
+        if source == url and not url_allowed(url, data_images=self.trusted):
+            return text
+        return HTMLRenderer.image(self, text, source, title)
+
+    def block_mermaidjs(self, code: str) -> str:
+        """A Mermaid diagram's source, escaped (nbconvert's renderer writes it raw)."""
+        source = html.escape(code.strip())
+        return f'<div class="jp-Mermaid"><pre class="mermaid">\n{source}\n</pre></div>'
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,13 +495,17 @@ class ReportExporter(TemplateExporter):
     def markdown2html(self, context: Context, source: str) -> str:
         """Render Markdown to HTML; headings without ids or anchor links.
 
-        Attachments are embedded; so are images beside the notebook when it was read from a
-        file. Math stays as TeX source (no MathJax is loaded).
+        A Markdown cell keeps its HTML; attachments are embedded, and so are images beside
+        the notebook when it was read from a file. Markdown that a code cell output (the
+        ``text/markdown`` representation) is rendered with its HTML escaped and nothing
+        embedded. In both, links and images with a URL that would run something are shown as
+        text (:class:`SafeMarkdownRenderer`). Math stays as TeX source (no MathJax is loaded).
         """
         cell = context.get("cell", {})
         path = context.get("resources", {}).get("metadata", {}).get("path", "")
-        renderer = IPythonRenderer(
-            escape=False,
+        trusted = cell.get("cell_type") == "markdown"
+        renderer = SafeMarkdownRenderer(
+            trusted=trusted,
             attachments=cell.get("attachments", {}),
             embed_images=bool(path),
             path=path,

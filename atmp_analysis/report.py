@@ -107,15 +107,32 @@ def open_report(
     min_cell: int = 3,
     provenance: str | Path | None = None,
     key_file: str | Path | None = None,
+    parameters_file: str | Path | None = None,
 ) -> Report:
     """A notebook's :class:`Report` from its papermill parameters (one call, one place).
 
     With no ``tables`` the surveys (default: the demo) are processed in the notebook; with
-    no ``provenance`` file the record is made from the surveys read.
+    no ``provenance`` file the record is made from the surveys read. ``parameters_file``: a
+    JSON file of these parameters whose values win over the others; the build passes its
+    parameters this way, as data, so that no text of the survey's is ever made into code.
     """
     import json
 
     from atmp_analysis.provenance import record
+
+    if parameters_file:
+        given = json.loads(Path(parameters_file).read_text(encoding="utf-8"))
+        known = {"surveys", "tables", "wave", "centre", "audience", "min_cell", "provenance"}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ValueError(f"{parameters_file}: unknown parameters {unknown}")
+        surveys = given.get("surveys", surveys)
+        tables = given.get("tables", tables)
+        wave = given.get("wave", wave)
+        centre = given.get("centre", centre)
+        audience = given.get("audience", audience)
+        min_cell = given.get("min_cell", min_cell)
+        provenance = given.get("provenance", provenance)
 
     data = load_report_data(tables, surveys, key_file=key_file)
     if centre is None:

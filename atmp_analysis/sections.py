@@ -217,13 +217,17 @@ def _height(table: Suppressed, per_row: float = 0.32, minimum: float = 2.2) -> f
 
 
 def _n(label: str, min_cell: int | None) -> str:
-    """A count for a sentence: "13", or "fewer than 3" for a hidden one."""
+    """A count for a sentence, as HTML: "13", or "fewer than 3" for a hidden one.
+
+    >>> _n("<3", 3), _n("x", 3), _n("13", None)
+    ('fewer than 3', 'an undisclosed number of', '13')
+    """
     label = str(label)
     if label.startswith("<"):
-        return f"fewer than {label[1:]}"
+        return f"fewer than {esc(label[1:])}"
     if label == "x":
         return "an undisclosed number of"
-    return label
+    return esc(label)
 
 
 def listing(parts: list[str]) -> str:
@@ -280,7 +284,8 @@ def summary_section(report: Report) -> list[Block]:
     )
     class_words = listing([f"{_n(v, mc)} {esc(k)}" for k, v in _visible_rows(classes)])
     first = (
-        f"{people}Their answers describe <strong>{n_projects} ongoing ATMP projects</strong>. "
+        f"{people}Their answers describe <strong>{_n(n_projects, mc)} ongoing ATMP projects"
+        "</strong>. "
         f"By EU legal class the answers point to {class_words}."
     )
     named = {
@@ -339,7 +344,7 @@ def _stage_sentence(report: Report, stages: Suppressed) -> str:
         column = None
     if column in cross.labels.columns and cross.counts.loc["Total", column] is not pd.NA:
         col = cross.labels[column].drop(["Total", NOT_ANSWERED], errors="ignore")
-        by_class = [f"{v} {esc(k)}" for k, v in col.items() if str(v).isdigit() and v != "0"]
+        by_class = [f"{esc(v)} {esc(k)}" for k, v in col.items() if str(v).isdigit() and v != "0"]
         stage_words = (
             "in preclinical or CTA-enabling studies"
             if report.public
@@ -347,7 +352,7 @@ def _stage_sentence(report: Report, stages: Suppressed) -> str:
         )
         total = cross.labels.loc["Total", column]
         words = f": {listing(by_class)}" if by_class else ""
-        parts.append(f"{total} projects are {stage_words}{words}")
+        parts.append(f"{esc(total)} projects are {stage_words}{words}")
     return "; ".join(parts) + "."
 
 
@@ -389,7 +394,7 @@ def classes_section(report: Report) -> list[Block]:
         "and Directive 2001/83/EC Annex I Part IV, by the rules in the appendix. It is advice, "
         "not a verdict: the EMA's Committee for Advanced Therapies classifies products. "
         f"Projects whose answers do not settle the class are counted as undetermined "
-        f"({esc(_n(undetermined, report.min_cell))} this year)."
+        f"({_n(undetermined, report.min_cell)} this year)."
     )
     return [
         _figure(
@@ -697,7 +702,7 @@ def planning_section(report: Report) -> list[Block]:
             if v != 0
         ]
         if items:
-            sentences.append(f"Within {horizon}: {listing(items)}.")
+            sentences.append(f"Within {esc(horizon)}: {listing(items)}.")
     lead = (
         "What the facility must plan for, by when the projects say they need the support "
         "(projects per need; the three largest per horizon): " + " ".join(sentences)

@@ -4,6 +4,10 @@ Columns of the contract come first, in its order, then extra columns. Personal d
 e-mail addresses, project leads, research groups, the survey tool's name and e-mail columns)
 is never written. Bit masks of checkbox answers are written as ``;``-joined codes. Files are
 written to a temporary name and renamed, so a failed run leaves the previous tables intact.
+
+Free text that a spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``) is written
+with a ``'`` in front (:mod:`atmp_analysis.spreadsheet`); :func:`read_tables` takes it off
+again, so analyses see the text as typed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.errors
 
-from atmp_analysis.atomic import atomic_write
+from atmp_analysis import spreadsheet
 from atmp_analysis.choices import mask_to_codes
 from atmp_analysis.derive import unrecognised_values
 from atmp_analysis.instrument import Instrument
@@ -99,10 +103,12 @@ def validate(table: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def write_csv_atomic(table: pd.DataFrame, path: Path) -> Path:
-    """Write a CSV next to ``path`` and rename it into place (never a half-written file)."""
-    with atomic_write(path, newline="") as handle:
-        table.to_csv(handle, index=False)
-    return path
+    """Write a CSV next to ``path`` and rename it into place (never a half-written file).
+
+    Text cells that a spreadsheet would read as a formula get a leading ``'``
+    (:func:`atmp_analysis.spreadsheet.write_csv`).
+    """
+    return spreadsheet.write_csv(table, path, index=False)
 
 
 def write_tables(
@@ -138,7 +144,10 @@ TABLE_NAMES = ("responses", "projects", "data_quality", "unrecognised_values", "
 
 
 def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    """Read the processed tables :func:`write_tables` wrote, as users see them.
+    """Read the processed tables :func:`write_tables` wrote, with the text as typed.
+
+    The ``'`` that :func:`write_tables` put in front of formula-like text is taken off
+    (:func:`atmp_analysis.spreadsheet.restore`).
 
     Raises
     ------
@@ -151,5 +160,6 @@ def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
         path = folder / f"{name}.csv"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: processed table not found (run atmp-report classify)")
-        out[name] = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        out[name] = spreadsheet.restore(table)
     return out

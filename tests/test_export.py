@@ -327,3 +327,112 @@ def test_write_html(tmp_path, page):
     assert write_html(page, target) == target
     assert target.read_text(encoding="utf-8") == page
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+# -- respondents' text in Markdown and HTML: inert ---------------------------------------------
+
+
+def _output_page(*outputs) -> str:
+    return export_html(new_notebook(cells=[new_code_cell("", outputs=list(outputs))]), title="T")
+
+
+def _markdown_output(text: str):
+    return new_output("display_data", data={"text/markdown": text, "text/plain": "PLAIN"})
+
+
+def _no_live_markup(page: str) -> _Structure:
+    structure = _structure(page)
+    assert "script" not in structure.tags
+    for tag, name, value in structure.attrs:
+        assert not name.startswith("on"), (tag, name, value)
+        if name in ("href", "src"):
+            assert not re.match(r"\s*(javascript|vbscript|data:text)", value, re.I), (tag, value)
+    return structure
+
+
+def test_html_in_a_markdown_output_is_escaped():
+    page = _output_page(
+        _markdown_output("Bottleneck: <script>alert(1)</script> <img src=x onerror=alert(2)>")
+    )
+    _no_live_markup(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "PLAIN" not in page  # still shown as Markdown, not as plain text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "vbscript:msgbox(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "java%73cript:alert(1)",
+        "&#106;avascript:alert(1)",
+    ],
+)
+def test_a_markdown_output_link_that_would_run_something_is_only_text(url):
+    page = _output_page(_markdown_output(f"Read [the answer]({url}) here."))
+    structure = _no_live_markup(page)
+    assert "the answer" in page
+    assert "a" not in structure.tags
+
+
+def test_a_markdown_output_image_with_a_data_or_script_url_is_only_its_alt_text():
+    page = _output_page(
+        _markdown_output(f"![a chart](data:image/png;base64,{PNG}) ![a trap](javascript:alert(1))")
+    )
+    structure = _no_live_markup(page)
+    assert "img" not in structure.tags
+    assert "a chart" in page and "a trap" in page
+
+
+def test_a_mermaid_block_in_a_markdown_output_is_escaped():
+    page = _output_page(_markdown_output("```mermaid\n<img src=x onerror=alert(3)>\n```"))
+    _no_live_markup(page)
+    assert "&lt;img src=x onerror=alert(3)&gt;" in page
+
+
+def test_links_in_a_markdown_output_to_other_sites_stay_links():
+    page = _output_page(_markdown_output("See [the agency](https://example.org/atmp)."))
+    assert '<a href="https://example.org/atmp">the agency</a>' in page
+
+
+def test_a_markdown_cell_keeps_its_html_but_not_links_that_run_something():
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(
+                '<p class="muted">KEPT_HTML</p>\n\n'
+                "[one](javascript:alert(1)) [two](vbscript:x) "
+                "[three](data:text/html;base64,PHNjcmlwdD4=) ![four](javascript:alert(4))"
+            )
+        ]
+    )
+    page = export_html(nb, title="T")
+    structure = _no_live_markup(page)
+    assert '<p class="muted">KEPT_HTML</p>' in page
+    assert "a" not in structure.tags and "img" not in structure.tags
+    for text in ("one", "two", "three", "four"):
+        assert text in page
+
+
+def test_a_markdown_cell_still_shows_its_attachments_and_data_images():
+    cell = new_markdown_cell(f"![logo](attachment:logo.png) ![inline](data:image/png;base64,{PNG})")
+    cell["attachments"] = {"logo.png": {"image/png": PNG}}
+    page = export_html(new_notebook(cells=[cell]), title="T")
+    assert page.count(f'src="data:image/png;base64,{PNG}"') == 2
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<b onmouseover="alert(1)">x</b>',
+        "<svg><a onclick=alert(1)>x</a></svg>",
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href=" java&#x09;script:alert(1)">x</a>',
+        '<form action="javascript:alert(1)"><button>x</button></form>',
+    ],
+)
+def test_an_html_output_that_would_run_something_is_refused(markup):
+    with pytest.raises(ReportExportError):
+        _output_page(new_output("display_data", data={"text/html": markup}))

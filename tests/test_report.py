@@ -356,3 +356,65 @@ def test_load_report_data_reads_a_tables_folder(tmp_path):
 def test_load_report_data_names_a_missing_table(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"responses\.csv"):
         load_report_data(tmp_path)
+
+
+# -- respondents' text: inert in HTML, exact after a round trip through the CSV files ----------
+
+FORMULAS = [
+    '=HYPERLINK("http://example.invalid","x")',
+    "@SUM(1+1)",
+    "+1+1",
+    "-1+1",
+    "\t=1+1",
+    "'=typed with a quote",
+    "<img src=x onerror=alert(2)>",
+]
+
+
+def test_load_report_data_gives_back_the_text_as_typed(tmp_path):
+    from atmp_analysis.spreadsheet import write_csv
+
+    data = make_data()
+    n = len(data.projects)
+    projects = data.projects.assign(
+        acronym=(FORMULAS * n)[:n], fih_year=[-1.5, 2027.0, 2028.0, None, 2030.0]
+    )
+    write_csv(data.responses, tmp_path / "responses.csv")
+    write_csv(projects, tmp_path / "projects.csv")
+    quality = pd.DataFrame({"file": ["a.csv"] * 2, "value": ["=1+1", "@x"], "problem": ["p"] * 2})
+    write_csv(quality, tmp_path / "data_quality.csv")
+    write_csv(data.unrecognised, tmp_path / "unrecognised_values.csv")
+    write_csv(data.missing, tmp_path / "missing_answers.csv")
+    # the files hold no formula ...
+    raw = pd.read_csv(tmp_path / "projects.csv", dtype=str, keep_default_na=False)
+    assert raw["acronym"].str.startswith("'").sum() == 5
+    # ... and the report sees what was typed
+    loaded = load_report_data(tmp_path)
+    assert loaded.projects["acronym"].tolist() == projects["acronym"].tolist()
+    assert loaded.projects["fih_year"].tolist()[:3] == [-1.5, 2027.0, 2028.0]
+    assert loaded.quality["value"].tolist() == ["=1+1", "@x"]
+
+
+def test_html_table_and_figure_keep_markup_in_the_data_as_text(data):
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, [name for name, _ in attrs]))
+
+    evil = "<img src=x onerror=alert(2)><script>alert(1)</script>"
+    labels = pd.DataFrame({evil: [evil]}, index=pd.Index([evil], name=evil))
+    report = Report(data)
+    html = html_table(labels, evil, number=evil)
+    html += report.prose(f"{esc(evil)}", heading=evil).html
+    html += report.figure_block(lambda ax: ax.plot([1, 2]), evil, evil, evil).html
+    parser = Tags()
+    parser.feed(html)
+    assert not [t for t, _ in parser.tags if t == "script"]
+    assert not [(t, a) for t, names in parser.tags for a in names if a.startswith("on")]
+    assert [t for t, _ in parser.tags].count("img") == 1  # the figure's own PNG
+    plt.close("all")

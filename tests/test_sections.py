@@ -535,3 +535,103 @@ def demo_summary(tmp_path_factory) -> str:
 )
 def test_demo_headline(demo_summary, phrase):
     assert phrase in demo_summary
+
+
+# -- escaping: no text of the data or the counts becomes markup --------------------------------
+
+IMG = "<img src=x onerror=alert(2)>"
+
+
+class _Markup(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def live_markup(html: str) -> list[str]:
+    """Elements or attributes in ``html`` that would run something, described."""
+    parser = _Markup()
+    parser.feed(html)
+    parser.close()
+    found = []
+    for tag, attrs in parser.tags:
+        if tag in ("script", "iframe", "object", "embed"):
+            found.append(tag)
+        found += [f"{tag} {name}" for name in attrs if name.startswith("on")]
+        if tag == "img" and not (attrs.get("src") or "").startswith("data:image/png;base64,"):
+            found.append(f"img src={attrs.get('src')!r}")
+    return found
+
+
+def hostile_data() -> ReportData:
+    """The inline wave with markup in every free-text column the sections show."""
+    data = report_data()
+    projects = data.projects.assign(
+        acronym=data.projects["acronym"] + IMG,
+        bottleneck=data.projects["bottleneck"] + f" {IMG} {EVIL}",
+    )
+    return ReportData(
+        responses=data.responses.assign(source_file=data.responses["source_file"]),
+        projects=projects,
+        quality=data.quality.assign(value=IMG, problem=EVIL, file=f"survey_2023.csv{IMG}"),
+        unrecognised=data.unrecognised.assign(value=IMG, acronym=EVIL),
+        missing=data.missing.assign(question=IMG),
+    )
+
+
+@pytest.mark.parametrize("audience", ["internal", "public"])
+def test_no_section_turns_free_text_into_markup(audience):
+    report = Report(
+        hostile_data(),
+        centre=f"Centre {IMG}",
+        audience=audience,
+        min_cell=MIN_CELL,
+        provenance={**PROVENANCE, "started": IMG, "git_commit": EVIL},
+    )
+    shown = ""
+    for name in SECTIONS:
+        html = html_of(section(report, name))
+        assert live_markup(html) == [], (audience, name)
+        shown += html
+    assert esc(IMG) in shown  # the text is there, as text
+    if audience == "internal":
+        assert esc(f"Waiting for the CAT {EVIL} {IMG} {EVIL}") in shown
+        assert f"CAR{esc(EVIL)}{esc(IMG)}" in shown
+
+
+def test_live_markup_finds_what_it_looks_for():
+    assert live_markup(f"<p>{IMG}{EVIL}</p>") == ["img onerror", "img src='x'", "script"]
+    assert live_markup(f"<p>{esc(IMG)}{esc(EVIL)}</p>") == []
+
+
+@pytest.mark.parametrize("min_cell", [MIN_CELL, 9, 20])
+def test_hidden_counts_in_sentences_are_words_never_a_bare_angle_bracket(min_cell):
+    """With every count hidden, "<9" must not reach the HTML as it is (not even the total)."""
+    report = Report(
+        report_data(),
+        centre="Test centre",
+        audience="public",
+        min_cell=min_cell,
+        provenance=PROVENANCE,
+    )
+    for name in SECTIONS:
+        html = html_of(section(report, name))
+        stray = re.findall(r"<(?![a-zA-Z/!]).{0,12}", html)
+        assert stray == [], (name, stray)
+    summary = html_of(section(report, "summary"))
+    if min_cell > 8:
+        assert f"<strong>fewer than {min_cell} ongoing ATMP projects</strong>" in summary
+
+
+def test_count_words_are_escaped():
+    from atmp_analysis.sections import _n
+
+    assert _n("<3", 3) == "fewer than 3"
+    assert _n("<&3", 3) == "fewer than &amp;3"
+    assert _n("1<b>", None) == "1&lt;b&gt;"
+    assert _n("x", 3) == "an undisclosed number of"
