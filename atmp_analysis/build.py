@@ -9,12 +9,12 @@
     one line for the run → DIR/runs.jsonl
 
 Everything is written into new folders (one beside ``DIR``, one inside the processed folder)
-and published only at the end: the report folder in one rename, the tables file by file,
-with SIGTERM held back meanwhile. A failed build leaves the last good report and tables as
-they were. Each notebook runs in a process of its own (:mod:`atmp_analysis.runner`) and gets
-its parameters from a JSON file, never as code; a failed one is kept in ``DIR.failed/``.
-The command line adds the lock, the up-to-date check and the run record of failed runs
-(:mod:`atmp_analysis.refresh`).
+and published only at the end: the report folder in one rename, then the tables file by
+file, with SIGTERM, SIGHUP and Ctrl-C held back meanwhile. A failed build leaves the last
+good report and tables as they were. Each notebook runs in a process of its own
+(:mod:`atmp_analysis.runner`) and gets its parameters from a JSON file, never as code; a
+failed one is kept in ``DIR.failed/``. The command line adds the lock, the up-to-date
+check and the run record of failed runs (:mod:`atmp_analysis.refresh`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,13 @@ from atmp_analysis.config import REPORT_FILE, SOURCE_ROOT
 from atmp_analysis.errors import SurveyError
 from atmp_analysis.progress import Progress
 from atmp_analysis.provenance import describe_files, now, record
-from atmp_analysis.refresh import RUNS_FILE, append_run, run_entry, signals_deferred
+from atmp_analysis.refresh import (
+    RUNS_FILE,
+    Terminated,
+    append_run,
+    run_entry,
+    signals_deferred,
+)
 from atmp_analysis.runner import CELL_TIMEOUT, START_TIMEOUT, NotebookProcess, Outcome
 
 log = logging.getLogger("atmp_analysis")
@@ -78,10 +84,14 @@ class NotebookFailed(RuntimeError):
     """A notebook failed while the build ran it: which, in which cell, and where the executed
     notebook is kept (``kept``), when it could be."""
 
-    def __init__(self, message: str, *, executed: Path | None = None) -> None:
+    def __init__(
+        self, message: str, *, executed: Path | None = None, summary: str | None = None
+    ) -> None:
         super().__init__(message)
         self.executed = executed  # the executed notebook while the build runs
         self.kept: Path | None = None  # where it was kept afterwards
+        #: the message without the error's text (which may quote the data), for the record
+        self.summary = summary or message
 
 
 @dataclass
@@ -187,9 +197,11 @@ def _failure(notebook: Notebook, outcome: Outcome, folder: Path) -> BaseExceptio
     where = ""
     if outcome.cell is not None:
         where = f" in cell {outcome.cell}" + (f" ({outcome.source})" if outcome.source else "")
+    what = outcome.message.split(":", 1)[0] if outcome.kind == "cell-error" else outcome.message
     return NotebookFailed(
         f"notebook {notebook.stem} failed{where}: {outcome.message}",
         executed=folder / "notebooks" / f"{notebook.stem}.ipynb",
+        summary=f"notebook {notebook.stem} failed{where}: {what}",
     )
 
 
@@ -289,6 +301,46 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+def check_folders(out: Path, processed: Path) -> None:
+    """Refuse an output the build must not replace: the build swaps the whole ``out`` folder,
+    so it must be new, empty, or a report folder a build wrote (it has ``manifest.json``).
+
+    Raises
+    ------
+    SurveyError
+        Naming the folder and what is wrong with it (exit 2 on the command line).
+    """
+    out, processed = Path(out).resolve(), Path(processed).resolve()
+    if out.exists() and not out.is_dir():
+        raise SurveyError(f"{out}: --out must be a folder for the report, and this is a file")
+    if out.is_dir() and not (out / "manifest.json").is_file():
+        others = sorted(p.name for p in out.iterdir() if p.name != RUNS_FILE)
+        if others:
+            raise SurveyError(
+                f"{out}: not a report folder (it holds {', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''} but no manifest.json of a build); the "
+                "build replaces the whole folder, so give a new or empty one"
+            )
+    if out == processed or out in processed.parents or processed in out.parents:
+        raise SurveyError(
+            f"--out {out} and --processed {processed}: give two separate folders, "
+            "neither inside the other"
+        )
+
+
+def remove_stale_work(out: Path, processed: Path) -> list[Path]:
+    """Remove the working folders of builds of ``out`` that were killed outright (SIGKILL,
+    power loss). Call it only while holding the locks of ``out`` and ``processed``."""
+    out, processed = Path(out).resolve(), Path(processed).resolve()
+    stale = [p for p in out.parent.glob(f".{out.name}.build-*") if p.is_dir()]
+    if processed.is_dir():
+        stale += [p for p in processed.glob(".build-*") if p.is_dir()]
+    for folder in stale:
+        log.info("removing %s, left by a build that was killed", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
 def _publish_processed(staged: Path, processed: Path) -> None:
     for path in sorted(staged.iterdir()):
         os.replace(path, processed / path.name)
@@ -338,7 +390,6 @@ def build_report(
         When an output cannot be written.
     In every case the last good report and tables stay as they were.
     """
-    from atmp_analysis.export import ReportExportError, export_html, write_html
     from atmp_analysis.report import Report, ReportData
     from atmp_analysis.tables import read_tables, write_tables
 
@@ -354,6 +405,7 @@ def build_report(
     parameters = {"wave": wave, "centre": centre, "audience": audience, "min_cell": min_cell}
     out = Path(out).resolve()
     processed = Path(processed).resolve()
+    check_folders(out, processed)
     out.parent.mkdir(parents=True, exist_ok=True)
     processed.mkdir(parents=True, exist_ok=True)
     if notebooks is None:
@@ -373,28 +425,18 @@ def build_report(
             "provenance": str(run / "provenance.json"),
         }
         (staging / PARAMETERS_FILE).write_text(json.dumps(notebook_parameters), "utf-8")
-        with progress.step(STEPS[2]):
-            try:
+        try:
+            with progress.step(STEPS[2]):
                 executed = run_notebooks(
                     notebooks, staging, jobs=jobs, limits=limits, progress=progress
                 )
-            except NotebookFailed as error:
-                _keep_failed(error, out, started.replace(":", "").replace("+0000", "Z"))
-                raise
+            with progress.step(STEPS[3]):
+                _export(executed, notebooks, staging, wave, centre, audience, started)
+        except NotebookFailed as error:
+            run_id = started.replace(":", "").replace("+0000", "Z") + f"-{os.getpid()}"
+            _keep_failed(error, out, run_id)
+            raise
         with progress.step(STEPS[3]):
-            title = f"{centre}: ATMP pipeline {wave}"
-            subtitle = _subtitle(wave, audience, started)
-            for n in notebooks:
-                nb = executed[n.stem]
-                save_figures(nb, staging / "figures")
-                try:
-                    if n.stem == REPORT_NOTEBOOK:
-                        page = export_html(nb, title=title, subtitle=subtitle)
-                        write_html(page, staging / REPORT_FILE)
-                    page = export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle)
-                    write_html(page, staging / "notebooks" / f"{n.stem}.html")
-                except ReportExportError as exc:  # an output would load or run something
-                    raise NotebookFailed(f"notebook {n.stem} cannot be exported: {exc}") from None
             tables = read_tables(staged_tables)
             report = Report(
                 ReportData.from_tables(tables),
@@ -416,28 +458,76 @@ def build_report(
             "processed": describe_files(sorted(staged_tables.iterdir()), staged_tables),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-        with progress.step(STEPS[4]), signals_deferred():
-            _publish_processed(staged_tables, processed)
-            runs = out / RUNS_FILE
-            if runs.is_file():
-                shutil.copyfile(runs, staging / RUNS_FILE)
-            entry = run_entry(
-                started=started,
-                seconds=time.perf_counter() - clock,
-                outcome="built",
-                exit_code=0,
-                inputs=inputs,
-                parameters=parameters,
-                fingerprint=fingerprint,
-                report=str(out / REPORT_FILE),
-            )
-            append_run(staging / RUNS_FILE, entry)
-            exchange(staging, out)
+        entry = run_entry(
+            started=started,
+            seconds=time.perf_counter() - clock,
+            outcome="built",
+            exit_code=0,
+            inputs=inputs,
+            parameters=parameters,
+            fingerprint=fingerprint,
+            report=str(out / REPORT_FILE),
+        )
+        with progress.step(STEPS[4]):
+            _publish(staging, out, staged_tables, processed, entry)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(staged_tables, ignore_errors=True)
+        with signals_deferred(discard=True):  # a second signal does not cut the clean-up
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(staged_tables, ignore_errors=True)
     outputs = sorted(p for p in out.rglob("*") if p.is_file())
     return BuildResult(out, out / REPORT_FILE, manifest, time.perf_counter() - clock, outputs)
+
+
+def _export(executed, notebooks, staging: Path, wave, centre, audience, started) -> None:
+    """The report page, a page per notebook, and the figures, from the executed notebooks."""
+    from atmp_analysis.export import ReportExportError, export_html, write_html
+
+    title = f"{centre}: ATMP pipeline {wave}"
+    subtitle = _subtitle(wave, audience, started)
+    for n in notebooks:
+        nb = executed[n.stem]
+        save_figures(nb, staging / "figures")
+        try:
+            if n.stem == REPORT_NOTEBOOK:
+                page = export_html(nb, title=title, subtitle=subtitle)
+                write_html(page, staging / REPORT_FILE)
+            page = export_html(nb, title=f"{title}: {n.title}", subtitle=subtitle)
+            write_html(page, staging / "notebooks" / f"{n.stem}.html")
+        except ReportExportError as exc:  # an output would load or run something
+            raise NotebookFailed(
+                f"notebook {n.stem} cannot be exported: {exc}",
+                executed=staging / "notebooks" / f"{n.stem}.ipynb",
+            ) from None
+
+
+def _publish(staging: Path, out: Path, staged_tables: Path, processed: Path, entry: dict) -> None:
+    """Put the finished build in place, with every signal held back until it is done.
+
+    The report folder is swapped in first (the step that can fail: the old report stays
+    when it does), then the tables are renamed into place. The run's line joins the run
+    record copied into the new folder; lines another process appended to the old record
+    meanwhile are carried over after the swap. A signal that came while publishing ends
+    nothing: the build is complete, and it says so.
+    """
+    try:
+        with signals_deferred():
+            runs, copied = out / RUNS_FILE, 0
+            if runs.is_file():
+                shutil.copyfile(runs, staging / RUNS_FILE)
+                copied = (staging / RUNS_FILE).stat().st_size
+            append_run(staging / RUNS_FILE, entry)
+            exchange(staging, out)
+            old_runs = staging / RUNS_FILE  # the old folder is at ``staging`` now
+            if old_runs.is_file() and old_runs.stat().st_size > copied:
+                with old_runs.open("rb") as handle:
+                    handle.seek(copied)
+                    late = handle.read()
+                with (out / RUNS_FILE).open("ab") as handle:
+                    handle.write(late)
+            _publish_processed(staged_tables, processed)
+    except (Terminated, KeyboardInterrupt) as exc:
+        name = getattr(exc, "name", "SIGINT")
+        log.warning("%s came while the report was being published; it is published", name)
 
 
 def _subtitle(wave: int, audience: str, started: str) -> str:

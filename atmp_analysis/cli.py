@@ -3,14 +3,16 @@
 Exit codes (:data:`EXIT_CODES`): 0 done or up to date; 1 invalid data (answers that are not
 the instrument's, listed cell by cell); 2 usage error, or a file that cannot be read or
 written; 3 a report notebook failed (kept, its cell named); 4 another build of the output is
-running (``--no-wait``); 130 and 143 interrupted or terminated; 70 an internal error. A build
-that fails leaves the previous report as it was. An error is printed as one clear message
-naming the file, without a traceback; ``--debug`` shows the traceback.
+running (``--no-wait``); 130, 143 and 129 interrupted (Ctrl-C), terminated (SIGTERM) or
+hung up (SIGHUP); 70 an internal error. A build that fails leaves the previous report as
+it was. An error is printed as one clear message naming the file, without a traceback;
+``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
 import sys
@@ -140,12 +142,17 @@ def _centre(args: argparse.Namespace) -> str:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build the report under the output's lock, skipping when nothing changed, and record
     the run in ``OUT/runs.jsonl`` however it ends."""
-    from atmp_analysis.build import STEPS, Limits, build_report
+    from atmp_analysis.build import (
+        STEPS,
+        Limits,
+        build_report,
+        check_folders,
+        remove_stale_work,
+    )
     from atmp_analysis.provenance import now
     from atmp_analysis.pseudonym import load_key
     from atmp_analysis.refresh import (
         RUNS_FILE,
-        Busy,
         append_run,
         fingerprint,
         locked,
@@ -161,6 +168,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     parameters: dict = {}
 
     def record(outcome: str, code: int, **extra) -> None:
+        if not out.is_dir() and outcome == "busy":
+            return  # the other build makes the folder; a busy run never does
         entry = run_entry(
             started=started,
             seconds=time.perf_counter() - clock,
@@ -175,8 +184,21 @@ def cmd_build(args: argparse.Namespace) -> int:
         except OSError as exc:
             log.warning("could not record the run in %s: %s", out / RUNS_FILE, exc.strerror)
 
+    check_folders(
+        out, processed
+    )  # not a report folder: nothing is written there, not even a record
+    stack = contextlib.ExitStack()
     try:
-        with locked([out, processed], wait=not args.no_wait):
+        stack.enter_context(locked([out, processed], wait=not args.no_wait))
+    except BaseException as exc:
+        code, outcome = _exit_code(exc)
+        record(outcome, code, message=_first_line(exc))
+        raise
+    # the lock is held until the run is recorded: no other build of the same output can
+    # swap the run record away in between
+    with stack:
+        try:
+            remove_stale_work(out, processed)
             paths = _survey_paths(args.surveys)
             centre = _centre(args)
             parameters = {
@@ -227,14 +249,12 @@ def cmd_build(args: argparse.Namespace) -> int:
                 clock=clock,
                 progress=progress,
             )
-    except Busy as exc:
-        record("busy", EXIT_BUSY, message=str(exc))
-        raise
-    except BaseException as exc:
-        code, outcome = _exit_code(exc)
-        kept = getattr(exc, "kept", None)
-        record(outcome, code, message=_first_line(exc), failed_notebook=kept and str(kept))
-        raise
+        except BaseException as exc:
+            code, outcome = _exit_code(exc)
+            kept = getattr(exc, "kept", None)
+            message = getattr(exc, "summary", None) or _first_line(exc)
+            record(outcome, code, message=message, failed_notebook=kept and str(kept))
+            raise
     progress.close()  # the status line is done with; what follows are plain lines
     size = result.report.stat().st_size
     log.info(
@@ -556,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
-        "instrument", help="write the REDCap data dictionary and the plain question list"
+        "instrument",
+        parents=[common],
+        help="write the REDCap data dictionary and the plain question list",
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.set_defaults(func=cmd_instrument)

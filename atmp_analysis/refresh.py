@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -72,19 +73,33 @@ def termination_as_exception() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _hold_interrupt(signum, _frame) -> None:
+    _deferred.append(signum)
+
+
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold :class:`Terminated` back until the block is done (publishing is never cut)."""
+def signals_deferred(*, discard: bool = False) -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP (under :func:`termination_as_exception`) and SIGINT back until
+    the block is done, then raise the first as :class:`Terminated` or ``KeyboardInterrupt``
+    (publishing is never cut). ``discard``: drop them instead (clean-up after a failure,
+    which is already ending the run). SIGINT is held only in the main thread."""
     global _deferring
-    _deferring, was = True, _deferring
+    outermost = not _deferring
+    hold_int = outermost and threading.current_thread() is threading.main_thread()
+    previous_int = signal.signal(signal.SIGINT, _hold_interrupt) if hold_int else None
+    _deferring = True
     held: list[int] = []
     try:
         yield
     finally:
-        _deferring = was
-        if not was:  # the outermost block hands the signals on, whatever happened inside
+        if outermost:  # the outermost block hands the signals on, whatever happened inside
+            _deferring = False
+            if hold_int:
+                signal.signal(signal.SIGINT, previous_int)
             held, _deferred[:] = list(_deferred), []
-    if held:
+    if held and not discard:
+        if held[0] == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated(held[0])
 
 
@@ -116,8 +131,10 @@ class BuildLock:
         try:
             info = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
+            info = {}
+        if not isinstance(info, dict) or not info.get("pid"):  # it has just taken the lock
             return "another process"
-        return f"pid {info.get('pid')} on {info.get('host')}, since {info.get('since')}"
+        return f"pid {info['pid']} on {info.get('host', '?')}, since {info.get('since', '?')}"
 
     def acquire(self, *, wait: bool = True) -> BuildLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,11 +193,15 @@ def code_digest() -> str:
     from atmp_analysis.build import NOTEBOOK_DIR
 
     package = Path(__file__).resolve().parent
-    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    files += sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    files = [
+        (p.relative_to(package.parent).as_posix(), p)
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    files += [(f"notebooks/{p.name}", p) for p in sorted(NOTEBOOK_DIR.glob("*.ipynb"))]
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + sha256(path).encode() + b"\n")
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + sha256(path).encode() + b"\n")
     return digest.hexdigest()
 
 
@@ -194,16 +215,19 @@ def fingerprint(
 ) -> str:
     """The digest of a build's request: two builds with the same one make the same report.
 
-    ``definitions``: the data dictionary and codebooks given; ``parameters``: the options
-    that change the report (not the number of jobs, time limits or verbosity).
+    It covers the inputs (names and contents), ``definitions`` (the data dictionary and
+    codebooks given), ``parameters`` (the options that change the report, not the number of
+    jobs, time limits or verbosity), the versions of Python, the package and its
+    dependencies, the package's code and notebooks, and which key.
     """
-    from atmp_analysis import __version__
+    from atmp_analysis.provenance import versions
 
     request = {
-        "inputs": [sha256(p) for p in inputs],
-        "definitions": [sha256(p) for p in definitions],
+        # names too: the report names the files it was made from
+        "inputs": [(Path(p).name, sha256(p)) for p in inputs],
+        "definitions": [(Path(p).name, sha256(p)) for p in definitions],
         "parameters": parameters,
-        "version": __version__,
+        "versions": versions(),  # Python, the package and its dependencies
         "code": code_digest(),
         "key": key_id(key),
     }

@@ -9,7 +9,9 @@ ever passed on a command line.
 Time limits: papermill ends a cell that runs longer than ``cell_timeout`` seconds and a
 kernel that does not start within ``start_timeout``; a kernel that dies ends its notebook.
 As a last guard the parent ends a child whose executed notebook has not been saved for
-longer than both limits together (papermill saves it after every cell).
+longer than both limits together and a minute (papermill saves it after every cell). The
+child ends its kernel when it is stopped, ignores Ctrl-C and SIGHUP (the build handles them
+and stops it) and is stopped by the system if the build itself dies.
 """
 
 from __future__ import annotations
@@ -144,12 +146,28 @@ def _end_children(*_) -> None:
     os._exit(128 + signal.SIGTERM)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process (which then ends its kernel) when the build dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the build's own clean-up must do
+        return
+    if os.getppid() == 1:  # the build died before the request took effect
+        _end_children()
+
+
 def child_main(argv: list[str]) -> int:
     """``python -m atmp_analysis.runner SPEC.json``: run, write ``SPEC["result"]``, exit."""
     signal.signal(signal.SIGTERM, _end_children)
     # Ctrl-C in a terminal reaches the whole process group: the build handles it and ends
     # this process with SIGTERM, kernel included, so the child itself ignores it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _die_with_parent()
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     try:
         outcome = execute(spec)

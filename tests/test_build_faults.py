@@ -126,17 +126,20 @@ def _with_notebook(monkeypatch, notebook: Notebook) -> None:
 def test_a_notebook_that_raises_keeps_the_report_and_the_failed_notebook(
     site, tmp_path, monkeypatch, capsys
 ):
-    _with_notebook(monkeypatch, _notebook_with(tmp_path, "raise RuntimeError('injected fault')"))
+    code = "raise RuntimeError('injected' + ' fault')"
+    _with_notebook(monkeypatch, _notebook_with(tmp_path, code))
     before, runs = _digests(site), read_runs(site / "report" / "runs.jsonl")
     since = time.time()
     assert main(["-q", *_args(site, "--force")]) == EXIT_NOTEBOOK
     err = capsys.readouterr().err
     assert "notebook 02_pipeline_overview failed in cell" in err
     assert "RuntimeError: injected fault" in err
-    assert "raise RuntimeError('injected fault')" in err  # the failing cell's code
+    assert f"({code})" in err  # the failing cell's code
     assert f"the previous report in {site / 'report'} is unchanged" in err
     line = _assert_untouched(site, before, runs)
     assert line["outcome"] == "notebook-failed" and line["exit_code"] == EXIT_NOTEBOOK
+    # the record names the error, not its text (which may quote the data)
+    assert "RuntimeError" in line["message"] and "injected fault" not in line["message"]
     kept = Path(line["failed_notebook"])
     assert str(kept) in err
     assert kept.parent.parent == site / "report.failed"
@@ -318,12 +321,17 @@ def test_no_wait_refuses_while_another_build_runs(site):
 def test_an_unchanged_build_is_skipped_and_a_damaged_one_rebuilt(site, capsys):
     report = site / "report"
     before = _digests(site)
+    # working folders of a build that was killed outright are cleared by the next one
+    (site / ".report.build-killed" / "notebooks").mkdir(parents=True)
+    (site / "processed" / ".build-killed").mkdir()
     mtime = (report / REPORT_FILE).stat().st_mtime_ns
     assert main(_args(site)) == 0
     assert "is up to date" in capsys.readouterr().err
     assert _digests(site) == before
     assert (report / REPORT_FILE).stat().st_mtime_ns == mtime
     assert read_runs(report / "runs.jsonl")[-1]["outcome"] == "up-to-date"
+    assert not (site / ".report.build-killed").exists()
+    assert not (site / "processed" / ".build-killed").exists()
     # a table damaged by hand: the report no longer matches its manifest, so it is rebuilt
     damaged = report / "tables" / "classes.csv"
     damaged.write_text(damaged.read_text(encoding="utf-8") + "x\n", encoding="utf-8")
@@ -331,3 +339,30 @@ def test_an_unchanged_build_is_skipped_and_a_damaged_one_rebuilt(site, capsys):
     assert sha256(damaged) == before["report/tables/classes.csv"]
     _manifest_holds(report)
     assert read_runs(report / "runs.jsonl")[-1]["outcome"] == "built"
+
+
+# -- folders the build must not replace -------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["folder of other files", "a file", "processed inside out"])
+def test_an_output_that_is_not_a_report_folder_is_refused(tmp_path, capsys, case):
+    out, processed = tmp_path / "documents", tmp_path / "processed"
+    if case == "folder of other files":
+        out.mkdir()
+        (out / "thesis.docx").write_bytes(b"mine")
+    elif case == "a file":
+        out.write_bytes(b"mine")
+    else:
+        processed = out / "processed"
+    args = ["build", "--out", str(out), "--processed", str(processed)]
+    assert main(["-q", *args, "--key-file", str(tmp_path / "k.key")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert str(out) in err and "Traceback" not in err
+    if case == "folder of other files":
+        assert "not a report folder" in err
+        assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
+    elif case == "a file":
+        assert out.read_bytes() == b"mine"
+    else:
+        assert "neither inside the other" in err
+        assert not out.exists()
