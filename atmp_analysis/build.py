@@ -367,6 +367,7 @@ def build_report(
     jobs: int | None = None,
     limits: Limits = Limits(),
     fingerprint: str | None = None,
+    request: dict | None = None,
     started: str | None = None,
     clock: float | None = None,
     progress: Progress | None = None,
@@ -378,7 +379,8 @@ def build_report(
     end: the report folder in one rename, the processed tables file by file, and a line
     appended to ``out/runs.jsonl``. ``started`` and ``clock`` (``time.perf_counter()``) are
     when the run began, for its record; ``fingerprint`` is the request's digest
-    (:func:`atmp_analysis.refresh.fingerprint`), kept in the manifest.
+    (:func:`atmp_analysis.refresh.fingerprint`), kept in the manifest; ``request`` the
+    options as given, for the run record (the wave as reported wins).
 
     Raises
     ------
@@ -432,21 +434,20 @@ def build_report(
                 )
             with progress.step(STEPS[3]):
                 _export(executed, notebooks, staging, wave, centre, audience, started)
+                tables = read_tables(staged_tables)
+                report = Report(
+                    ReportData.from_tables(tables),
+                    wave=wave,
+                    centre=centre,
+                    audience=audience,
+                    min_cell=min_cell,
+                )
+                extra = {} if report.public else _analyst_sheets(tables, wave)
+                write_exhibit_tables(report, staging / "tables", extra)
         except NotebookFailed as error:
             run_id = started.replace(":", "").replace("+0000", "Z") + f"-{os.getpid()}"
             _keep_failed(error, out, run_id)
             raise
-        with progress.step(STEPS[3]):
-            tables = read_tables(staged_tables)
-            report = Report(
-                ReportData.from_tables(tables),
-                wave=wave,
-                centre=centre,
-                audience=audience,
-                min_cell=min_cell,
-            )
-            extra = {} if report.public else _analyst_sheets(tables, wave)
-            write_exhibit_tables(report, staging / "tables", extra)
         shutil.rmtree(run)
         manifest = {
             **provenance,
@@ -464,7 +465,7 @@ def build_report(
             outcome="built",
             exit_code=0,
             inputs=inputs,
-            parameters=parameters,
+            parameters={**(request or {}), **parameters},
             fingerprint=fingerprint,
             report=str(out / REPORT_FILE),
         )

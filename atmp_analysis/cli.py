@@ -224,6 +224,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                     out,
                     last.get("finished", "?"),
                 )
+                parameters["wave"] = last.get("parameters", {}).get("wave", args.wave)
                 record("up-to-date", EXIT_OK, report=str(out / REPORT_FILE))
                 progress.close()
                 print(out / REPORT_FILE)
@@ -245,6 +246,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 jobs=args.jobs,
                 limits=Limits(cell=args.cell_timeout, start=args.kernel_timeout),
                 fingerprint=print_,
+                request=parameters,
                 started=started,
                 clock=clock,
                 progress=progress,
