@@ -184,9 +184,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         except OSError as exc:
             log.warning("could not record the run in %s: %s", out / RUNS_FILE, exc.strerror)
 
-    check_folders(
-        out, processed
-    )  # not a report folder: nothing is written there, not even a record
+    # an --out that is not a report folder is refused before anything, a record too, is
+    # written into it
+    check_folders(out, processed)
     stack = contextlib.ExitStack()
     try:
         stack.enter_context(locked([out, processed], wait=not args.no_wait))
