@@ -366,3 +366,55 @@ def test_an_output_that_is_not_a_report_folder_is_refused(tmp_path, capsys, case
     else:
         assert "neither inside the other" in err
         assert not out.exists()
+
+
+# -- publishing -------------------------------------------------------------------------------
+
+
+def _publishable(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """An old report with a run record, a finished build beside it, staged and old tables."""
+    out, staging = tmp_path / "report", tmp_path / ".report.build-x"
+    processed, staged = tmp_path / "processed", tmp_path / "processed" / ".build-x"
+    for folder in (out, staging, staged):
+        folder.mkdir(parents=True)
+    (out / "manifest.json").write_text("old", encoding="utf-8")
+    (out / "runs.jsonl").write_text('{"outcome": "built"}\n', encoding="utf-8")
+    (staging / "manifest.json").write_text("new", encoding="utf-8")
+    (processed / "projects.csv").write_text("old", encoding="utf-8")
+    (staged / "projects.csv").write_text("new", encoding="utf-8")
+    return out, staging, processed, staged
+
+
+def test_publishing_keeps_a_line_another_run_added_meanwhile(tmp_path, monkeypatch):
+    out, staging, processed, staged = _publishable(tmp_path)
+    swap = build.exchange
+
+    def late_line_then_swap(a: Path, b: Path) -> None:
+        with (b / "runs.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write('{"outcome": "busy"}\n')  # a run refused while this one publishes
+        swap(a, b)
+
+    monkeypatch.setattr(build, "exchange", late_line_then_swap)
+    build._publish(staging, out, staged, processed, {"outcome": "built", "n": 2})
+    assert [r["outcome"] for r in read_runs(out / "runs.jsonl")] == ["built", "built", "busy"]
+    assert (out / "manifest.json").read_text(encoding="utf-8") == "new"
+    assert (processed / "projects.csv").read_text(encoding="utf-8") == "new"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_publishing_waits_until_it_is_done(tmp_path, monkeypatch, caplog, signum):
+    from atmp_analysis.refresh import termination_as_exception
+
+    out, staging, processed, staged = _publishable(tmp_path)
+    swap = build.exchange
+
+    def signal_then_swap(a: Path, b: Path) -> None:
+        os.kill(os.getpid(), signum)
+        swap(a, b)
+
+    monkeypatch.setattr(build, "exchange", signal_then_swap)
+    with termination_as_exception():
+        build._publish(staging, out, staged, processed, {"outcome": "built"})
+    assert (out / "manifest.json").read_text(encoding="utf-8") == "new"
+    assert (processed / "projects.csv").read_text(encoding="utf-8") == "new"
+    assert "came while the report was being published; it is published" in caplog.text
