@@ -41,8 +41,9 @@ format: $(VENV)/.installed-dev ## format the code with ruff
 demo: $(VENV)/.installed ## regenerate the synthetic demo exports in data/raw/demo/
 	$(BIN)/atmp-report demo --out data/raw/demo
 
-bench: $(VENV)/.installed-dev ## run the read -> clean -> projects benchmark (1k to 1M responses)
+bench: $(VENV)/.installed-dev ## run the benchmarks: read -> clean -> projects (1k to 1M responses), forecast
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_forecast.py
 
 clean: ## remove generated outputs (not the virtual environment)
 	rm -rf data/processed/* reports reports.failed && touch data/processed/.gitkeep

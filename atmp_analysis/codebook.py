@@ -109,23 +109,12 @@ class Codebook:
         SurveyError
             Naming the file and the entry that is wrong.
         """
-        import yaml
-
+        from atmp_analysis.errors import read_yaml
         from atmp_analysis.instrument import Instrument
 
         path = Path(path)
         instrument = instrument or Instrument.default()
-        if not path.is_file():
-            raise SurveyError(f"{path}: codebook not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except UnicodeDecodeError:
-            raise SurveyError(f"{path}: a codebook must be UTF-8 text") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f", line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise SurveyError(f"{path}{where}: not a readable codebook ({problem})") from None
+        data = read_yaml(path, "codebook")
         return cls.from_dict(data, instrument, source=str(path), strict=strict)
 
     @classmethod

@@ -89,3 +89,30 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     frame = pd.DataFrame([p.__dict__ for p in problems], columns=PROBLEM_COLUMNS)
     frame["row"] = frame["row"].astype("Int64")
     return frame
+
+
+def read_yaml(path, what: str, error: type[SurveyError] = SurveyError):
+    """The content of a user's YAML file (a codebook, forecast assumptions), or one clear
+    ``error`` naming the file, the line where it can, and ``what`` it should have been.
+
+    Raises
+    ------
+    SurveyError
+        (or ``error``) when the file is missing, not UTF-8 text or not valid YAML.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise error(f"{path}: a {what} must be UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise error(f"{path}{where}: not a readable {what} ({problem})") from None

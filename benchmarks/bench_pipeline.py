@@ -33,10 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fresh
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -239,16 +241,7 @@ def measure_one(n: int, bare: bool, repeat: int) -> dict:
 
 def spawn(args: list[str]) -> dict:
     """Run this script in a fresh interpreter and return the JSON line it prints."""
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child {args} failed with exit code {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return fresh.spawn(__file__, args)
 
 
 # --------------------------------------------------------------------------- report
@@ -262,17 +255,7 @@ def _size(n: int) -> str:
 
 
 def _git_state() -> str:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    rev = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "atmp_analysis")
-    return rev + (" + uncommitted changes in atmp_analysis/" if dirty else "")
+    return fresh.git_state(ROOT)
 
 
 def header(results: list[tuple[dict, dict]], git_state: str) -> str:
