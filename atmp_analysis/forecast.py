@@ -1145,6 +1145,27 @@ def _check_run(years: int, simulations: int) -> None:
         raise ValueError(f"simulations must be a whole number of at least 1, not {simulations!r}")
 
 
+def _settings(
+    assumptions: Assumptions, years: int | None, simulations: int | None, seed: int | None
+) -> tuple[int, int, int]:
+    """The run's horizon, number of simulations and seed: as given, else the assumptions'."""
+    years = assumptions.horizon_years if years is None else years
+    simulations = assumptions.simulations if simulations is None else simulations
+    seed = assumptions.seed if seed is None else seed
+    _check_run(years, simulations)
+    return years, simulations, seed
+
+
+def _simulated(prepared, alphas, shared, years, simulations, seed, memberships=()):
+    """Draw each simulation's probabilities from ``alphas`` and step the projects: the event
+    counts in total and per grouping (:func:`_run`), from one seed."""
+    param_seq, step_seq = np.random.SeedSequence(seed).spawn(2)
+    probabilities = _draw(alphas, shared, simulations, param_seq)
+    adv, cum = _thresholds(probabilities)
+    totals, grouped, _ = _run(prepared.codes, adv, cum, years, step_seq, memberships)
+    return totals, grouped
+
+
 def simulate(
     projects_now: pd.DataFrame,
     assumptions: Assumptions,
@@ -1185,17 +1206,13 @@ def simulate(
     >>> bool(f.cumulative("approval").max() <= 1), f.projects
     (True, 2)
     """
-    years = assumptions.horizon_years if years is None else years
-    simulations = assumptions.simulations if simulations is None else simulations
-    seed = assumptions.seed if seed is None else seed
-    _check_run(years, simulations)
+    years, simulations, seed = _settings(assumptions, years, simulations, seed)
     prepared = _prepare(projects_now, assumptions)
     prior = _Prior.of(assumptions)
     alphas = prior.alphas() + _counts(transitions, prior.shared)
-    param_seq, step_seq = np.random.SeedSequence(seed).spawn(2)
-    probabilities = _draw(alphas, prior.shared, simulations, param_seq)
-    adv, cum = _thresholds(probabilities)
-    totals, grouped, _ = _run(prepared.codes, adv, cum, years, step_seq, prepared.memberships)
+    totals, grouped = _simulated(
+        prepared, alphas, prior.shared, years, simulations, seed, prepared.memberships
+    )
     return Forecast(
         counts={e: totals[i] for i, e in enumerate(EVENTS)},
         groups={
@@ -1239,19 +1256,15 @@ def sensitivity(
         the swing of expected first-in-human, largest first (then by that of approvals).
         ``attrs["baseline"]`` holds the expected events with every assumption at default.
     """
-    years = assumptions.horizon_years if years is None else years
-    simulations = assumptions.simulations if simulations is None else simulations
-    seed = assumptions.seed if seed is None else seed
-    _check_run(years, simulations)
+    years, simulations, seed = _settings(assumptions, years, simulations, seed)
     prepared = _prepare(projects_now, assumptions, groupings=False)
     base = _Prior.of(assumptions)
     counts = _counts(transitions, base.shared)
 
     def expected(prior: _Prior) -> tuple[float, float]:
-        param_seq, step_seq = np.random.SeedSequence(seed).spawn(2)
-        probabilities = _draw(prior.alphas() + counts, prior.shared, simulations, param_seq)
-        adv, cum = _thresholds(probabilities)
-        totals, _, _ = _run(prepared.codes, adv, cum, years, step_seq)
+        # the same seed for every run: common random numbers, so differences are not noise
+        alphas = prior.alphas() + counts
+        totals, _ = _simulated(prepared, alphas, prior.shared, years, simulations, seed)
         per_sim = totals.sum(axis=2).mean(axis=1)
         return float(per_sim[EVENTS.index("fih")]), float(per_sim[EVENTS.index("approval")])
 
