@@ -233,7 +233,7 @@ def assign_wave(
         if years.empty:
             raise SurveyError(
                 f"{responses.attrs.get('path', 'survey')}: the export has no submission "
-                "times, so its survey year is unknown: pass --wave YEAR"
+                "times, so its survey year is unknown: pass --wave YEAR (or --wave FILE=YEAR)"
             )
         wave = int(years.mode().iloc[0])
     out.insert(out.columns.get_loc("source_format") + 1, "wave", np.int64(wave))

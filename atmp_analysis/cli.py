@@ -77,6 +77,7 @@ def _process(args: argparse.Namespace, paths: list[Path], *, report_wave: bool =
         wave=None if report_wave else args.wave,
         default_wave=args.wave if report_wave else None,
         allow_invalid=args.allow_invalid,
+        file_waves=args.file_waves,
     )
     blanked = [p for p in responses.attrs.get("problems", ()) if p.problem.endswith("; blanked")]
     if blanked:
@@ -203,6 +204,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             centre = _centre(args)
             parameters = {
                 "wave": args.wave,
+                "file_waves": {str(f): y for f, y in args.file_waves.items()},
                 "centre": centre,
                 "audience": args.audience,
                 "min_cell": args.min_cell,
@@ -283,7 +285,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from atmp_analysis.spreadsheet import write_csv
 
     problems, unreadable = check_surveys(
-        args.surveys, dictionary=args.dictionary, codebooks=args.codebook, wave=args.wave
+        args.surveys,
+        dictionary=args.dictionary,
+        codebooks=args.codebook,
+        wave=args.wave,
+        file_waves=args.file_waves,
     )
     errors = int((problems["severity"] == "error").sum())
     warnings = len(problems) - errors
@@ -370,6 +376,38 @@ def _positive(text: str) -> int:
     return value
 
 
+def _wave_option(text: str) -> int | tuple[Path, int]:
+    """``--wave YEAR`` or ``--wave FILE=YEAR``."""
+    name, sep, year = text.rpartition("=")
+    try:
+        value = int(year)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a year or FILE=YEAR: {text!r}") from None
+    if not 1990 <= value <= 2100:
+        raise argparse.ArgumentTypeError(f"{value} is not a survey year (1990-2100)")
+    if sep and not name:
+        raise argparse.ArgumentTypeError(f"no file before '=': {text!r}")
+    return (Path(name), value) if sep else value
+
+
+def _split_waves(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``args.wave``: the one ``--wave YEAR`` (or ``None``); ``args.file_waves``: the
+    ``--wave FILE=YEAR`` pairs, each file once."""
+    given = getattr(args, "wave", None)
+    if not isinstance(given, list):
+        return
+    years = [w for w in given if isinstance(w, int)]
+    pairs = [w for w in given if isinstance(w, tuple)]
+    if len(set(years)) > 1:
+        parser.error(f"{args.command}: --wave YEAR given more than once ({years[0]}, {years[1]})")
+    files = [str(f.resolve()) for f, _ in pairs]
+    if len(set(files)) < len(files):
+        twice = next(f for f, _ in pairs if files.count(str(f.resolve())) > 1)
+        parser.error(f"{args.command}: --wave gives {twice} more than one year")
+    args.wave = years[0] if years else None
+    args.file_waves = dict(pairs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``atmp-report``."""
     parser = argparse.ArgumentParser(
@@ -426,9 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
         instrument_options(p)
         p.add_argument(
             "--wave",
-            type=int,
-            metavar="YEAR",
-            help=wave_help or "survey year (default: the most common submission year per file)",
+            type=_wave_option,
+            action="append",
+            default=[],
+            metavar="YEAR|FILE=YEAR",
+            help=(wave_help or "survey year of every file")
+            + "; FILE=YEAR gives one file's survey year (repeat it for several years at "
+            "once); default: each file's most common year of submission",
         )
         if not processing:  # check reads and validates, and writes no processed data
             return
@@ -632,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for flag in ("debug", "quiet", "verbose"):
         setattr(args, flag, getattr(args, flag, False))
+    _split_waves(parser, args)
     if getattr(args, "surveys_required", False) and not args.surveys:
         parser.error(f"{args.command}: give at least one SURVEY file")
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO

@@ -68,6 +68,7 @@ from atmp_analysis.summary import NOT_ANSWERED
 
 __all__ = [
     "ABSORBING",
+    "ALL_STATES",
     "EVENTS",
     "STATES",
     "Assumptions",
@@ -1050,6 +1051,13 @@ class Forecast:
         calendar year ``base_year + 1``.
     projects, left_out
         Projects simulated, and projects left out because their stage is missing.
+    project_ids, start
+        The simulated projects' ids, and their states at the start (indices into
+        :data:`ALL_STATES`), in the order of :attr:`states`' last axis.
+    states
+        With ``simulate(keep_states=True)``: the state of each project after each year of
+        each simulation, an ``int8`` array (years, simulations, projects) of indices into
+        :data:`ALL_STATES`; else ``None``.
     """
 
     counts: dict[str, np.ndarray]
@@ -1061,6 +1069,9 @@ class Forecast:
     base_year: int | None
     projects: int
     left_out: int
+    project_ids: np.ndarray | None = None
+    start: np.ndarray | None = None
+    states: np.ndarray | None = None
 
     def cumulative(self, event: str) -> np.ndarray:
         """Simulated number of ``event`` over the whole horizon, one per simulation."""
@@ -1156,14 +1167,19 @@ def _settings(
     return years, simulations, seed
 
 
-def _simulated(prepared, alphas, shared, years, simulations, seed, memberships=()):
+def _simulated(prepared, alphas, shared, years, simulations, seed, memberships=(), *, record=False):
     """Draw each simulation's probabilities from ``alphas`` and step the projects: the event
-    counts in total and per grouping (:func:`_run`), from one seed."""
+    counts in total and per grouping (:func:`_run`), from one seed; with ``record`` also
+    each project's state after each year (years, S, P), as indices into :data:`ALL_STATES`."""
     param_seq, step_seq = np.random.SeedSequence(seed).spawn(2)
     probabilities = _draw(alphas, shared, simulations, param_seq)
     adv, cum = _thresholds(probabilities)
-    totals, grouped, _ = _run(prepared.codes, adv, cum, years, step_seq, memberships)
-    return totals, grouped
+    totals, grouped, states = _run(
+        prepared.codes, adv, cum, years, step_seq, memberships, record=record
+    )
+    if states is not None:
+        states %= _N_STATES  # the rare-disease offset is the projects', not the state's
+    return totals, grouped, states
 
 
 def simulate(
@@ -1175,6 +1191,7 @@ def simulate(
     simulations: int | None = None,
     seed: int | None = None,
     base_year: int | None = None,
+    keep_states: bool = False,
 ) -> Forecast:
     """Forecast the events of a centre's projects over the coming years.
 
@@ -1194,6 +1211,11 @@ def simulate(
     base_year
         The wave forecast from, for calendar years (default: the ``wave`` column when it
         holds one year).
+    keep_states
+        Keep every project's state after each year of each simulation in
+        :attr:`Forecast.states` (``years x simulations x projects`` bytes), for what
+        depends on where the projects are rather than on events (the infrastructure's
+        demand, :mod:`atmp_analysis.demand`).
 
     Returns
     -------
@@ -1210,8 +1232,15 @@ def simulate(
     prepared = _prepare(projects_now, assumptions)
     prior = _Prior.of(assumptions)
     alphas = prior.alphas() + _counts(transitions, prior.shared)
-    totals, grouped = _simulated(
-        prepared, alphas, prior.shared, years, simulations, seed, prepared.memberships
+    totals, grouped, states = _simulated(
+        prepared,
+        alphas,
+        prior.shared,
+        years,
+        simulations,
+        seed,
+        prepared.memberships,
+        record=keep_states,
     )
     return Forecast(
         counts={e: totals[i] for i, e in enumerate(EVENTS)},
@@ -1226,6 +1255,9 @@ def simulate(
         base_year=base_year if base_year is not None else prepared.base_year,
         projects=len(prepared.codes),
         left_out=prepared.left_out,
+        project_ids=prepared.project_id,
+        start=(prepared.codes % _N_STATES).astype(np.int8),
+        states=states,
     )
 
 
@@ -1264,7 +1296,7 @@ def sensitivity(
     def expected(prior: _Prior) -> tuple[float, float]:
         # the same seed for every run: common random numbers, so differences are not noise
         alphas = prior.alphas() + counts
-        totals, _ = _simulated(prepared, alphas, prior.shared, years, simulations, seed)
+        totals, _, _ = _simulated(prepared, alphas, prior.shared, years, simulations, seed)
         per_sim = totals.sum(axis=2).mean(axis=1)
         return float(per_sim[EVENTS.index("fih")]), float(per_sim[EVENTS.index("approval")])
 

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -87,26 +87,31 @@ def read_surveys(
     allow_invalid: bool = False,
     default_wave: int | None = None,
     codebooks: Iterable[str | Path] = (),
+    file_waves: Mapping[str | Path, int] | None = None,
 ) -> pd.DataFrame:
     """Read, clean and identify several exports; problems of all files in ``attrs``.
 
-    ``wave`` sets every file's survey year; without it each file's year is the most common
-    year of submission, or ``default_wave`` for a file without submission times.
+    ``file_waves`` sets the survey year of the files it names (several years at once:
+    ``{"survey_2023.csv": 2023, "survey_2024.csv": 2024}``); ``wave`` sets that of every
+    other file; without either, a file's year is the most common year of submission, or
+    ``default_wave`` for a file without submission times.
 
     Every file is read before any error is raised, so the message lists the problems of
     all files at once.
     """
     instrument = resolve_instrument(dictionary, tuple(codebooks))
+    paths = list(paths)
+    years = wave_of_files(paths, file_waves or {})
     frames: list[pd.DataFrame] = []
     problems: list[Problem] = []
     failures: list[SurveyError] = []
-    for path in paths:
+    for path, year in zip(paths, years, strict=True):
         try:
             raw = read_export(path, instrument)
             cleaned = clean(
                 raw,
                 instrument=instrument,
-                wave=wave,
+                wave=year if year is not None else wave,
                 allow_invalid=allow_invalid,
                 default_wave=default_wave,
             )
@@ -132,6 +137,28 @@ def read_surveys(
     return identified
 
 
+def wave_of_files(
+    paths: Sequence[str | Path], file_waves: Mapping[str | Path, int]
+) -> list[int | None]:
+    """The survey year ``file_waves`` gives each of ``paths`` (``None`` where it gives none).
+
+    Files are compared by their resolved paths, so ``./a.csv`` and ``a.csv`` are one file.
+
+    Raises
+    ------
+    SurveyError
+        When ``file_waves`` names a file that is not among ``paths``.
+    """
+    given = {Path(f).resolve(): int(y) for f, y in file_waves.items()}
+    resolved = [Path(p).resolve() for p in paths]
+    unknown = [str(f) for f in file_waves if Path(f).resolve() not in set(resolved)]
+    if unknown:
+        raise SurveyError(
+            f"--wave {unknown[0]}=YEAR: {unknown[0]} is not one of the survey files given"
+        )
+    return [given.get(p) for p in resolved]
+
+
 def _unknown_columns(raw: pd.DataFrame) -> list[Problem]:
     """A warning per column of the file that the instrument does not have (row 1: headers)."""
     return [
@@ -153,6 +180,7 @@ def check_surveys(
     dictionary: str | Path | None = None,
     codebooks: Iterable[str | Path] = (),
     wave: int | None = None,
+    file_waves: Mapping[str | Path, int] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Check exports without processing them: every problem of every file at once.
 
@@ -170,9 +198,11 @@ def check_surveys(
     import datetime as dt
 
     instrument = resolve_instrument(dictionary, tuple(codebooks))
+    paths = list(paths)
+    years = wave_of_files(paths, file_waves or {})
     problems: list[Problem] = []
     unreadable = 0
-    for path in paths:
+    for path, year in zip(paths, years, strict=True):
         try:
             raw = read_export(path, instrument)
         except SurveyError as exc:
@@ -186,7 +216,7 @@ def check_surveys(
             cleaned = clean(
                 blank_invalid(raw, invalid),
                 instrument=instrument,
-                wave=wave,
+                wave=year if year is not None else wave,
                 default_wave=dt.date.today().year,
             )
         except SurveyError as exc:

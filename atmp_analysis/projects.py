@@ -29,6 +29,19 @@ ACRONYM_SIMILARITY = 0.8
 TITLE_SIMILARITY = 0.92
 SURNAME_SIMILARITY = 0.8
 LEAD_ROLE = 1
+#: How sure a link of a project to an earlier wave is, surest first (see :func:`link_waves`).
+LINK_CONFIDENCE = ("high", "medium", "low")
+#: The columns :func:`assign_projects` adds about a project's link to an earlier wave.
+LINK_COLUMNS = ("linked_wave", "link_confidence", "link_basis")
+#: What a link rests on, per rule; the rules are tried in this order, the first decides.
+LINK_BASIS = (
+    ("high", "same lead and acronym"),
+    ("high", "same lead, acronym spelt alike"),
+    ("medium", "same lead and title, new acronym"),
+    ("medium", "same acronym, new lead"),
+    ("medium", "acronym and title alike, new lead"),
+    ("low", "same title, new lead and acronym"),
+)
 
 #: Fields that never reach a project row (personal, or about the respondent).
 RESPONDENT_FIELDS = ("resp_name", "resp_email", "resp_role", "resp_group", "proj_lead")
@@ -414,9 +427,14 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
     A respondent who submitted the same project (or the screening "No") more than once in a
     wave keeps the most recent submission; the earlier ones become ``duplicate submission``.
-    ``project_id`` is an HMAC of the project's lead (surname and initial) and acronym as the
-    lead wrote it (else the most common spelling), so it is stable across export formats and
-    across waves while they stay the same.
+    Responses are grouped into projects within each wave (:func:`match_projects`), and each
+    wave's projects are linked to those of earlier waves (:func:`link_waves`), so a project
+    whose title, acronym or lead changed stays one project. ``project_id`` is an HMAC of the
+    lead (surname and initial) and acronym, as the lead wrote them (else the most common
+    spelling), in the wave the project was first seen: stable across export formats, and
+    across waves. ``linked_wave``, ``link_confidence`` and ``link_basis`` tell which earlier
+    wave a response's project was linked to, how surely and on what (empty in the project's
+    first wave).
 
     Parameters
     ----------
@@ -465,12 +483,226 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     preferred = merge_preferred(spelling, members, member_group, majority=["lead", "acronym"])
     chosen = preferred.fillna("")
     project_key = pd.Series((chosen["lead"] + "|" + chosen["acronym"]).to_numpy())
-    group_id = pseudonymise(project_key, key, prefix="P", purpose="project")  # one per group
+    # each wave's projects linked to earlier waves': the key of a project's first group
+    nodes = _group_nodes(member_keys, members, member_group, preferred.index)
+    links = link_waves(nodes)
+    root = links["root"].to_numpy()
+    # a project is named by its first group; two projects (never linked) with one key:
+    # the later one's key names its first wave too
+    roots = pd.DataFrame({"key": project_key.to_numpy(), "wave": nodes["wave"].to_numpy()})
+    roots = roots[root == np.arange(len(root))].sort_values("wave", kind="stable")
+    again = roots["key"].duplicated().to_numpy()
+    roots.loc[again, "key"] = roots["key"][again] + "|" + roots["wave"][again].astype(str)
+    root_key = roots["key"].reindex(root).to_numpy()
+    group_id = pseudonymise(pd.Series(root_key), key, prefix="P", purpose="project")
     of_member = np.searchsorted(preferred.index.to_numpy(), member_group.to_numpy())
     project_id = pd.Series(pd.NA, index=out.index, dtype="string")
     project_id[is_member] = group_id.array.take(of_member)
     out["project_id"] = project_id
+    linked_wave = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    linked_wave[is_member] = links["linked_wave"].array.take(of_member)
+    out["linked_wave"] = linked_wave
+    for column in ("link_confidence", "link_basis"):
+        values = pd.Series(pd.NA, index=out.index, dtype="string")
+        values[is_member] = links[column].array.take(of_member)
+        out[column] = values
     return out
+
+
+def _group_nodes(
+    keys: pd.DataFrame, members: pd.DataFrame, group: pd.Series, labels: pd.Index
+) -> pd.DataFrame:
+    """One row per project group (in the order of ``labels``) with what :func:`link_waves`
+    compares: ``wave``, ``surname``, ``initial``, ``acronym``, ``digits`` (the preferred
+    spelling) and ``titles``, a tuple of the group's distinct title keys."""
+    parts = pd.DataFrame(
+        {c: keys[c].array for c in ("surname", "initial", "acronym", "digits")},
+        index=members.index,
+    )
+    preferred = merge_preferred(parts, members, group, majority=list(parts.columns))
+    preferred = preferred.reindex(labels)
+    wave = pd.Series(keys["wave"].to_numpy(), index=members.index).groupby(group).first()
+    titles = pd.DataFrame({"g": group.to_numpy(), "t": keys["title"].to_numpy()}).dropna()
+    titles = titles.drop_duplicates().groupby("g")["t"].agg(tuple)
+    return pd.DataFrame(
+        {
+            "wave": wave.reindex(labels).to_numpy(),
+            "surname": preferred["surname"].array,
+            "initial": preferred["initial"].array,
+            "acronym": preferred["acronym"].array,
+            "digits": preferred["digits"].fillna("").array,
+            "titles": titles.reindex(labels).to_numpy(),
+        }
+    )
+
+
+def _link_candidates(nodes: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of groups of different waves that may be one project, with the rule that fits.
+
+    Pairs come from three blocks (the same lead surname, the same acronym, a title alike)
+    and are scored as in :func:`match_projects`: leads alike by surname (with compatible
+    initials), acronyms alike, titles alike. Acronyms with different digits never link.
+    Returns ``later``, ``earlier`` (node positions), ``rule`` (index into
+    :data:`LINK_BASIS`) and ``score`` (acronym plus title similarity, for ties).
+    """
+    surname_codes, surnames = pd.factorize(nodes["surname"])
+    acronym_codes, acronyms = pd.factorize(nodes["acronym"])
+    pairs = [_pairs_within(surname_codes), _pairs_within(acronym_codes)]
+    # titles: every distinct title of a group against those of other groups, by rapidfuzz
+    flat = nodes["titles"].explode().dropna()
+    if len(flat):
+        title_of = flat.index.to_numpy()
+        texts = flat.astype(str).tolist()
+        scores = process.cdist(
+            texts,
+            texts,
+            scorer=fuzz.token_sort_ratio,
+            score_cutoff=TITLE_SIMILARITY * 100,
+            workers=1,
+        )
+        a, b = np.nonzero(scores)
+        keep = title_of[a] < title_of[b]
+        pairs.append((title_of[a][keep], title_of[b][keep]))
+    left = np.concatenate([p[0] for p in pairs]).astype(np.int64)
+    right = np.concatenate([p[1] for p in pairs]).astype(np.int64)
+    wave = nodes["wave"].to_numpy(dtype=np.int64)
+    cross = wave[left] != wave[right]
+    left, right = left[cross], right[cross]
+    if len(left):
+        left, right = np.unique(np.column_stack([left, right]), axis=0).T
+    later = np.where(wave[left] > wave[right], left, right)
+    earlier = np.where(wave[left] > wave[right], right, left)
+    initial_codes = pd.factorize(nodes["initial"])[0]
+    digits = nodes["digits"].to_numpy(dtype=object)
+    has_acronym = acronym_codes >= 0
+    same_digits = (digits[later] == digits[earlier]) | ~(has_acronym[later] & has_acronym[earlier])
+    initials_ok = _initials_agree(initial_codes, later, earlier)
+    same_lead = (surname_codes[later] == surname_codes[earlier]) & (surname_codes[later] >= 0)
+    alike = _pair_scores(
+        surname_codes[later],
+        surname_codes[earlier],
+        np.asarray(surnames, dtype=object),
+        _similarity,
+        SURNAME_SIMILARITY,
+    )
+    lead = (same_lead | alike) & initials_ok
+    same_acronym = (acronym_codes[later] == acronym_codes[earlier]) & has_acronym[later]
+    acronym_texts = np.asarray(acronyms, dtype=object)
+    acronym_score = np.zeros(len(later))
+    both = np.flatnonzero(has_acronym[later] & has_acronym[earlier])
+    if len(both):
+        acronym_score[both] = _similarity(
+            acronym_texts[acronym_codes[later[both]]].tolist(),
+            acronym_texts[acronym_codes[earlier[both]]].tolist(),
+        )
+    acronym_alike = acronym_score >= ACRONYM_SIMILARITY
+    title_score = _best_title_similarity(nodes["titles"], later, earlier)
+    title_alike = title_score >= TITLE_SIMILARITY
+    named = pd.Series(acronyms, dtype="string").str.len().to_numpy(dtype=np.int64) >= 3
+    long_acronym = np.append(named, False)[acronym_codes[later]]
+    conditions = [
+        lead & same_acronym,
+        lead & acronym_alike,
+        lead & title_alike,
+        same_acronym & long_acronym,
+        acronym_alike & title_alike,
+        title_alike,
+    ]
+    rule = np.select(conditions, np.arange(len(conditions)), default=-1)
+    ok = (rule >= 0) & same_digits
+    return pd.DataFrame(
+        {
+            "later": later[ok],
+            "earlier": earlier[ok],
+            "rule": rule[ok],
+            "score": (acronym_score + title_score)[ok],
+        }
+    )
+
+
+def _best_title_similarity(titles: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per pair of groups, the highest similarity of any title of one to any of the other."""
+    out = np.zeros(len(left))
+    if not len(left):
+        return out
+    pair = pd.DataFrame({"pair": np.arange(len(left)), "a": titles.to_numpy()[left]})
+    pair["b"] = titles.to_numpy()[right]
+    pair = pair.explode("a").explode("b").dropna(subset=["a", "b"])
+    if len(pair):
+        score = _title_similarity(pair["a"].astype(str).tolist(), pair["b"].astype(str).tolist())
+        best = pd.Series(score).groupby(pair["pair"].to_numpy()).max()
+        out[best.index.to_numpy()] = best.to_numpy()
+    return out
+
+
+def link_waves(nodes: pd.DataFrame) -> pd.DataFrame:
+    """Link each wave's project groups to the groups of earlier waves: one project.
+
+    A group of a later wave is the same project as a group of an earlier one when one of
+    the rules of :data:`LINK_BASIS` holds (tried in order; the first gives the link's
+    confidence): the same lead with the same or a similar acronym (high); the same lead
+    and a title alike under a new acronym, the same acronym under a new lead, or acronym
+    and title alike under a new lead (medium); only the title alike (low). Acronyms with
+    different digits ("NEURO-1", "NEURO-2") never link.
+
+    Waves are linked oldest first, each to every earlier one. A project takes at most one
+    group per wave: candidate links are taken surest first, then to the most recent wave,
+    then by similarity, and a link whose project already has a group in that wave is
+    dropped. A project absent from a wave and back later is linked across the gap.
+
+    Parameters
+    ----------
+    nodes
+        One row per group: ``wave``, ``surname``, ``initial``, ``acronym``, ``digits``
+        and ``titles`` (a tuple of title keys, or missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``nodes``: ``root`` (the position of the project's first group),
+        ``linked_wave`` (``Int64``: the wave of the group it was linked to),
+        ``link_confidence`` and ``link_basis`` (missing for a project's first group).
+    """
+    n = len(nodes)
+    root = np.arange(n)
+    linked = np.full(n, -1, dtype=np.int64)
+    rule_of = np.full(n, -1, dtype=np.int64)
+    candidates = _link_candidates(nodes.reset_index(drop=True))
+    wave = nodes["wave"].to_numpy(dtype=np.int64)
+    # surest rule first, then the most recent earlier wave, then the most alike
+    candidates = candidates.assign(earlier_wave=wave[candidates["earlier"].to_numpy()])
+    candidates = candidates.sort_values(
+        ["rule", "earlier_wave", "score"], ascending=[True, False, False], kind="stable"
+    )
+    for current in np.unique(wave):  # oldest first: earlier groups already know their root
+        todo = candidates[wave[candidates["later"].to_numpy()] == current]
+        while len(todo):  # rounds: each takes every best link that nothing contests
+            project = root[todo["earlier"].to_numpy()]
+            todo = todo.assign(project=project)
+            best = todo.drop_duplicates("later").drop_duplicates("project")
+            later = best["later"].to_numpy()
+            root[later] = best["project"].to_numpy()
+            linked[later] = best["earlier"].to_numpy()
+            rule_of[later] = best["rule"].to_numpy()
+            taken = np.isin(todo["later"].to_numpy(), later) | np.isin(
+                todo["project"].to_numpy(), best["project"].to_numpy()
+            )
+            todo = todo[~taken]
+    has = linked >= 0
+    confidence = pd.array([c for c, _ in LINK_BASIS], dtype="string")
+    basis = pd.array([b for _, b in LINK_BASIS], dtype="string")
+    rule = np.where(has, rule_of, -1)
+    linked_wave = pd.array(wave[linked], dtype="Int64")
+    linked_wave[~has] = pd.NA
+    return pd.DataFrame(
+        {
+            "root": root,
+            "linked_wave": linked_wave,
+            "link_confidence": confidence.take(rule, allow_fill=True),
+            "link_basis": basis.take(rule, allow_fill=True),
+        },
+        index=nodes.index,
+    )
 
 
 def _runs(sorted_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -676,14 +908,16 @@ def merge_projects(responses: pd.DataFrame, instrument: Instrument | None = None
     -------
     pandas.DataFrame
         ``project_id``, ``wave``, ``acronym``, ``n_responses``, ``n_respondents``,
-        ``lead_responded``, every merged question (codes, bit masks, numbers, text) and
+        ``lead_responded``, ``linked_wave``, ``link_confidence``, ``link_basis`` (see
+        :func:`link_waves`), every merged question (codes, bit masks, numbers, text) and
         ``conflicts``. No personal data.
     """
     instrument = instrument or Instrument.default()
     skip = set(RESPONDENT_FIELDS) | {"atmp_project"}
     fields = [f.name for f in instrument.questions if f.name not in skip]
     used = ["project_id", "wave", "status", "respondent_id", "resp_role", "submitted"]
-    used = list(dict.fromkeys([*used, "source_row", *fields]))
+    links = [c for c in LINK_COLUMNS if c in responses]
+    used = list(dict.fromkeys([*used, "source_row", *links, *fields]))
     members = responses.loc[responses["project_id"].notna().to_numpy(dtype=bool), used]
     # projects in order of appearance; the first row of each names it
     group = members.groupby(["project_id", "wave"], sort=False).ngroup()
@@ -708,6 +942,8 @@ def merge_projects(responses: pd.DataFrame, instrument: Instrument | None = None
     projects.insert(0, "project_id", members["project_id"].astype("string").array.take(chosen))
     projects.insert(1, "wave", members["wave"].to_numpy()[chosen].astype("int64"))
     projects["lead_responded"] = lead.reindex(projects.index).to_numpy(dtype=bool)
+    for column in links:  # one value per project and wave (assign_projects)
+        projects[column] = members[column].array.take(chosen)
     projects["conflicts"] = disagree.reindex(projects.index)
     projects = projects.sort_values(
         ["wave", "acronym"],

@@ -13,6 +13,7 @@ from atmp_analysis.classify import CLASSES
 from atmp_analysis.cleaning import STATUSES
 from atmp_analysis.derive import bottleneck_themes, platform_table
 from atmp_analysis.instrument import Instrument
+from atmp_analysis.projects import LINK_CONFIDENCE
 
 ATMP_CLASSES = list(CLASSES)
 HORIZONS = ["1-2 years", "3-5 years", "5-10 years"]
@@ -57,6 +58,10 @@ def projects_schema() -> pa.DataFrameSchema:
                 str, _joined_from(list(bottleneck_themes()["theme"])), **text
             ),
             "conflicts": pa.Column(str, **text),
+            "linked_wave": pa.Column("Int64", nullable=True, required=False),
+            "link_confidence": pa.Column(
+                str, pa.Check.isin(list(LINK_CONFIDENCE)), required=False, **text
+            ),
         },
         unique=["project_id", "wave"],
         strict=False,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from atmp_analysis.cli import main
-from atmp_analysis.config import DEMO_DIR
+from atmp_analysis.config import DEMO_DIR, demo_exports
 from atmp_analysis.demo import load_spec
 
 REDCAP_2023 = DEMO_DIR / "demo_2023_redcap_raw.csv"
@@ -237,3 +237,54 @@ def test_console_script_is_installed(tmp_path, key_file):
     )
     assert result.returncode == 0, result.stderr
     assert "54 responses read, 23 project rows (23 in 2023)" in result.stderr
+
+
+def test_wave_per_file_sets_each_files_year(tmp_path, key_file):
+    # the 2023 export's submission times say 2023; --wave FILE=YEAR overrides it per file
+    exports = demo_exports(fmt="redcap")
+    first, second = exports
+    out = tmp_path / "out"
+    code = main(
+        [
+            "classify",
+            str(first),
+            str(second),
+            "--wave",
+            f"{first}=2021",
+            "--wave",
+            f"{second}=2022",
+            "--key-file",
+            str(key_file),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    projects = pd.read_csv(out / "projects.csv")
+    assert projects.groupby("wave").size().to_dict() == {2021: 23, 2022: 25}
+
+
+def test_wave_for_a_file_not_given_is_a_usage_error(tmp_path, key_file, capsys):
+    first = demo_exports(fmt="redcap")[0]
+    code = main(
+        [
+            "classify",
+            str(first),
+            "--wave",
+            str(tmp_path / "other.csv") + "=2021",
+            "--key-file",
+            str(key_file),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    assert "is not one of the survey files given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["20x4", "=2023", "a.csv=1800"])
+def test_wave_option_refuses_what_is_not_a_year(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["classify", "--wave", value, "--out", "x"])
+    assert exit_.value.code == 2
+    assert "--wave" in capsys.readouterr().err

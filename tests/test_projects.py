@@ -444,6 +444,128 @@ def test_assign_project_id_same_across_waves_and_formats(make_responses, key):
     assert out.loc[0, "project_id"] == out.loc[1, "project_id"]
 
 
+def _waves_rows(changes: list[dict]) -> list[dict]:
+    """One project answered in 2023 and then in later waves with ``changes`` (one dict per
+    later wave), besides an unrelated project in every wave."""
+    base = {
+        "proj_acronym": "STEM-PD",
+        "proj_lead": "Anna Berg",
+        "proj_title": "Stem cell based dopamine replacement for Parkinson's disease",
+    }
+    other = {
+        "proj_acronym": "CART-ALL",
+        "proj_lead": "Olof Ek",
+        "proj_title": "CAR T cells for acute lymphoblastic leukaemia",
+    }
+    rows = [{"wave": 2023, **base}, {"wave": 2023, **other}]
+    for k, change in enumerate(changes, start=1):
+        rows += [{"wave": 2023 + k, **base, **change}, {"wave": 2023 + k, **other}]
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("change", "confidence", "basis"),
+    [
+        ({}, "high", "same lead and acronym"),
+        ({"proj_acronym": "STEMPD-X"}, "high", "same lead, acronym spelt alike"),
+        (
+            {"proj_title": "Dopamine neurons from stem cells for Parkinson's disease"},
+            "high",
+            "same lead and acronym",
+        ),
+        ({"proj_acronym": "DOPA-CELL"}, "medium", "same lead and title, new acronym"),
+        ({"proj_lead": "Karin Holm"}, "medium", "same acronym, new lead"),
+        (
+            {"proj_lead": "Karin Holm", "proj_acronym": "STEM-PDX"},
+            "medium",
+            "acronym and title alike, new lead",
+        ),
+        (
+            {"proj_lead": "Karin Holm", "proj_acronym": "DOPA-CELL"},
+            "low",
+            "same title, new lead and acronym",
+        ),
+    ],
+)
+def test_assign_links_a_changed_project_across_waves(
+    make_responses, key, change, confidence, basis
+):
+    out = assign_projects(make_responses(_waves_rows([change])), key)
+    assert out["project_id"].nunique() == 2  # STEM-PD stays one project, CART-ALL another
+    assert out.loc[0, "project_id"] == out.loc[2, "project_id"]
+    assert out.loc[2, "link_confidence"] == confidence
+    assert out.loc[2, "link_basis"] == basis
+    assert out.loc[2, "linked_wave"] == 2023
+    assert out.loc[[0, 1], ["linked_wave", "link_confidence", "link_basis"]].isna().all().all()
+
+
+def test_assign_project_id_keeps_the_first_waves_spelling(make_responses, key):
+    # the id of a project seen in 2023 does not change when a 2024 lead takes it over
+    first = assign_projects(make_responses(_waves_rows([])), key)
+    later = assign_projects(make_responses(_waves_rows([{"proj_lead": "Karin Holm"}])), key)
+    assert first.loc[0, "project_id"] == later.loc[0, "project_id"] == later.loc[2, "project_id"]
+
+
+def test_assign_does_not_link_a_different_project(make_responses, key):
+    change = {
+        "proj_lead": "Karin Holm",
+        "proj_acronym": "ISLET-SC",
+        "proj_title": "Stem cell derived islets for type 1 diabetes",
+    }
+    out = assign_projects(make_responses(_waves_rows([change])), key)
+    assert out["project_id"].nunique() == 3
+    assert pd.isna(out.loc[2, "link_confidence"])
+
+
+def test_assign_never_links_acronyms_with_other_digits(make_responses, key):
+    rows = _waves_rows([{"proj_acronym": "STEM-PD2"}])
+    rows[0]["proj_acronym"] = "STEM-PD1"
+    out = assign_projects(make_responses(rows), key)
+    assert out.loc[0, "project_id"] != out.loc[2, "project_id"]
+
+
+def test_assign_links_across_a_missing_wave_and_through_chains(make_responses, key):
+    # 2024: a new lead; 2025: not reported; 2026: a new acronym under the 2024 lead
+    title = "Stem cell based dopamine replacement for Parkinson's disease"
+    rows = [
+        {"wave": 2023, "proj_acronym": "STEM-PD", "proj_lead": "Anna Berg", "proj_title": title},
+        {"wave": 2024, "proj_acronym": "STEM-PD", "proj_lead": "Karin Holm", "proj_title": title},
+        {"wave": 2025, "proj_acronym": "CART-ALL", "proj_lead": "Olof Ek"},
+        {"wave": 2026, "proj_acronym": "DOPA-CELL", "proj_lead": "Karin Holm", "proj_title": title},
+    ]
+    out = assign_projects(make_responses(rows), key)
+    stem = out.loc[[0, 1, 3]]
+    assert (stem["project_id"] == out.loc[0, "project_id"]).all()
+    assert out.loc[2, "project_id"] != out.loc[0, "project_id"]
+    assert stem["linked_wave"].tolist()[1:] == [2023, 2024]
+    assert stem["link_basis"].tolist()[1:] == [
+        "same acronym, new lead",
+        "same lead and title, new acronym",
+    ]
+
+
+def test_assign_one_project_takes_one_group_per_wave(make_responses, key):
+    # two 2024 projects both share the 2023 acronym: only the surer link is taken
+    rows = [
+        {"wave": 2023, "proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"wave": 2024, "proj_acronym": "STEM-PD", "proj_lead": "Anna Berg"},
+        {"wave": 2024, "proj_acronym": "STEM-PD", "proj_lead": "Olof Ekström"},
+    ]
+    out = assign_projects(make_responses(rows), key)
+    assert out.loc[0, "project_id"] == out.loc[1, "project_id"]
+    assert out.loc[2, "project_id"] != out.loc[0, "project_id"]
+    assert pd.isna(out.loc[2, "link_confidence"])
+
+
+def test_merge_projects_carries_the_link(make_responses, key):
+    responses = assign_projects(make_responses(_waves_rows([{"proj_lead": "Karin Holm"}])), key)
+    merged = merge_projects(responses)
+    stem = merged[merged["acronym"] == "STEM-PD"].set_index("wave")
+    assert stem.loc[2024, "link_basis"] == "same acronym, new lead"
+    assert stem.loc[2024, "linked_wave"] == 2023
+    assert pd.isna(stem.loc[2023, "link_confidence"])
+
+
 def test_assign_ids_differ_under_another_key(make_responses, key, other_key):
     responses = make_responses(_mixed_rows())
     one = assign_projects(responses, key)
