@@ -346,10 +346,23 @@ def cmd_codebook(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from atmp_analysis.demo import generate
+    from atmp_analysis.demo import further_waves, generate
 
     for path in generate(args.out, seed=args.seed):
         print(path)
+    if args.further_waves:
+        made = further_waves(args.out, args.further_waves, seed=args.seed)
+        events = made.events().set_index("wave")
+        log.info(
+            "simulated %d further wave(s) with known rates: %s",
+            args.further_waves,
+            "; ".join(
+                f"{w}: {r.fih} first-in-human, {r.phase2} Phase II, {r.approval} approved"
+                for w, r in events.iterrows()
+            ),
+        )
+        for path in made.paths:
+            print(path)
     return EXIT_OK
 
 
@@ -617,6 +630,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", parents=[common], help="write the synthetic demo survey exports")
     p.add_argument("--out", type=Path, default=DEMO_DIR, metavar="DIR")
     p.add_argument("--seed", type=int, default=20230301)
+    p.add_argument(
+        "--further-waves",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="also simulate the next N survey waves with known rates (one draw of the "
+        "forecast's posterior) as REDCap exports, with the realised events in "
+        "demo_truth_events.csv and the rates in demo_truth_rates.csv",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

@@ -20,10 +20,19 @@ generator, and the tool's own layout:
   (``demo_<wave>_swedish.xlsx``).
 
 Every export of a wave holds the same answers, so they must all give identical projects.
+
+:func:`further_waves` goes on where the specification ends: it moves the projects of the
+last wave through the next years with known per-state probabilities (one draw of the
+forecast's posterior given the demo's own transitions, :mod:`atmp_analysis.forecast`) and
+writes each later wave as a REDCap export (``demo_<wave>_redcap_raw.csv``), with the
+realised events beside them (``demo_truth_events.csv``, ``demo_truth_rates.csv``). A
+stopped project is simply no longer answered for, as in a real survey. The forecast's
+calibration is tested end to end against these waves.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import tomllib
@@ -539,3 +548,162 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, spec_path: Path = DEMO_
         written.append(write_googleforms(responses, instrument, path("googleforms.csv")))
         written.append(write_swedish_xlsx(responses, instrument, path("swedish.xlsx")))
     return written
+
+
+# ------------------------------------------------------------------------- further waves
+
+
+@dataclass(frozen=True)
+class FurtherWaves:
+    """What :func:`further_waves` simulated and wrote.
+
+    Attributes
+    ----------
+    paths
+        The REDCap exports of the simulated waves, oldest first (empty when nothing was
+        written), then the truth files.
+    truth
+        The realised future (:class:`atmp_analysis.forecast.Realisation`); its
+        ``project_id`` is the specification's project key (``p01`` …).
+    probabilities
+        The known per-state probabilities, ``(2, len(STATES), 3)``: other and
+        rare-disease projects, per state (stay, advance, stop).
+    base_year
+        The last wave of the specification; simulated year ``k`` is wave
+        ``base_year + k``.
+    """
+
+    paths: list[Path]
+    truth: Any
+    probabilities: np.ndarray
+    base_year: int
+
+    def events(self) -> Any:
+        """Realised events per calendar year: ``wave``, ``fih``, ``phase2``, ``approval``."""
+        events = self.truth.events.reset_index()
+        events.insert(0, "wave", events.pop("year") + self.base_year)
+        return events
+
+
+def spec_stages(spec: dict[str, Any]) -> Any:
+    """The specification's true stage of every project in every wave it answers in:
+    ``project_id`` (the project's key), ``wave``, ``stage_code`` and ``rare_disease``."""
+    import pandas as pd
+
+    rows = []
+    for project in spec["project"]:
+        for wave in project["waves"]:
+            truth = {**project, **project.get("changes", {}).get(str(wave), {})}
+            rare = {1: "yes", 0: "no"}.get(truth.get("rare_disease"))
+            rows.append((project["key"], wave, truth.get("stage"), rare))
+    frame = pd.DataFrame(rows, columns=["project_id", "wave", "stage_code", "rare_disease"])
+    return frame.astype({"stage_code": "Int64", "rare_disease": "string"})
+
+
+def further_waves(
+    out_dir: Path | None,
+    years: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    spec_path: Path = DEMO_SPEC,
+    probabilities: np.ndarray | None = None,
+    assumptions: Any = None,
+) -> FurtherWaves:
+    """Simulate the demo centre's next ``years`` survey waves with known rates.
+
+    The projects of the specification's last wave move on with per-state probabilities
+    (``probabilities``, else one draw of the forecast's posterior given the
+    specification's own transitions, seeded by ``seed``), through the same yearly steps
+    as :func:`atmp_analysis.forecast.simulate_truth`. A project still running in a later
+    wave is answered for by the same people as in the last wave, at its new stage; a
+    stopped one is no longer answered for; the screened-out and test submissions of the
+    last wave recur.
+
+    Parameters
+    ----------
+    out_dir
+        Where to write ``demo_<wave>_redcap_raw.csv`` per simulated wave and the truth
+        (``demo_truth_events.csv``: events per wave; ``demo_truth_rates.csv``: the
+        probabilities); ``None`` writes nothing (the truth alone, fast).
+    years
+        How many waves to simulate.
+    seed
+        Seeds the rates (when drawn), the realised paths and the submission times.
+    probabilities
+        Known per-state probabilities, as for
+        :func:`atmp_analysis.forecast.simulate_truth`.
+    assumptions
+        The forecast's assumptions (default: the shipped ones).
+    """
+    from atmp_analysis import forecast
+
+    spec = load_spec(spec_path)
+    assumptions = assumptions or forecast.load_assumptions()
+    base = max(spec["centre"]["waves"])
+    stages = spec_stages(spec)
+    if probabilities is None:
+        transitions = forecast.observed_transitions(stages, assumptions)
+        probabilities = forecast.draw_probabilities(
+            assumptions, transitions=transitions, simulations=1, seed=seed
+        )[0]
+    now = stages[stages["wave"] == base]
+    truth = forecast.simulate_truth(
+        now, probabilities, assumptions=assumptions, years=years, seed=seed + 1
+    )
+    probabilities = np.asarray(probabilities, dtype=float)
+    if probabilities.ndim == 2:
+        probabilities = np.stack([probabilities, probabilities])
+    result = FurtherWaves([], truth, probabilities, base)
+    if out_dir is None:
+        return result
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    instrument = Instrument.default()
+    later = _later_spec(spec, truth, base, years)
+    for wave in range(base + 1, base + years + 1):
+        responses = responses_for_wave(later, wave)
+        _stamp(responses, wave, np.random.default_rng([seed, wave]))
+        path = out_dir / f"demo_{wave}_redcap_raw.csv"
+        result.paths.append(write_redcap_raw(responses, instrument, path))
+    events = result.events()
+    result.paths.append(out_dir / "demo_truth_events.csv")
+    events.to_csv(result.paths[-1], index=False)
+    rates = [
+        {"rare": bool(group), "state": state, **dict(zip(forecast.OUTCOMES, row, strict=True))}
+        for group in (0, 1)
+        for state, row in zip(forecast.STATES, probabilities[group], strict=True)
+    ]
+    result.paths.append(out_dir / "demo_truth_rates.csv")
+    with result.paths[-1].open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rates[0]))
+        writer.writeheader()
+        writer.writerows(rates)
+    return result
+
+
+def _later_spec(spec: dict[str, Any], truth: Any, base: int, years: int) -> dict[str, Any]:
+    """The specification extended with the simulated waves: who answers, at which stage."""
+    import pandas as pd
+
+    later = copy.deepcopy(spec)
+    stages = truth.stages.set_index(["project_id", "year"])["stage_code"]
+    for project in later["project"]:
+        if base not in project["waves"]:
+            continue
+        last = project.get("changes", {}).get(str(base), {})
+        replies = [r for r in project.get("response", []) if r["wave"] == base]
+        for year in range(1, years + 1):
+            stage = stages.get((project["key"], year))
+            if stage is None or pd.isna(stage):  # stopped: nobody answers for it
+                continue
+            wave = base + year
+            project["waves"].append(wave)
+            project.setdefault("changes", {})[str(wave)] = {**last, "stage": int(stage)}
+            project["response"] += [{**r, "wave": wave} for r in replies]
+    for kind in ("screened_out", "test_response"):
+        entries = [e for e in later.get(kind, []) if e["wave"] == base]
+        later[kind] = later.get(kind, []) + [
+            {**e, "wave": base + year} for year in range(1, years + 1) for e in entries
+        ]
+    later["centre"]["waves"] = [*spec["centre"]["waves"], *range(base + 1, base + years + 1)]
+    return later

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -288,3 +289,15 @@ def test_wave_option_refuses_what_is_not_a_year(value, capsys):
         main(["classify", "--wave", value, "--out", "x"])
     assert exit_.value.code == 2
     assert "--wave" in capsys.readouterr().err
+
+
+def test_demo_further_waves_writes_later_waves_and_their_truth(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--further-waves", "2"]) == 0
+    assert (out / "demo_2025_redcap_raw.csv").is_file()
+    assert (out / "demo_2026_redcap_raw.csv").is_file()
+    events = pd.read_csv(out / "demo_truth_events.csv")
+    assert events["wave"].tolist() == [2025, 2026]
+    rates = pd.read_csv(out / "demo_truth_rates.csv")
+    assert len(rates) == 16
+    assert np.allclose(rates[["stay", "advance", "stop"]].sum(axis=1), 1)
