@@ -30,17 +30,23 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, Normalize, to_hex, to_rgb
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path as BezierPath
 from matplotlib.ticker import MaxNLocator
 
 from atmp_analysis.config import REFERENCE_DIR
 
 __all__ = [
     "HIDDEN_LABEL",
+    "NEW",
+    "NOT_REPORTED",
     "PALETTES_FILE",
     "STUB_FRACTION",
+    "alluvial",
     "bar_counts",
     "describe",
+    "describe_flows",
     "funnel",
     "grouped_shares",
     "heatmap",
@@ -73,6 +79,18 @@ WRAP = 28
 WRAP_COLUMNS = 14
 #: Longest alt text :func:`describe` returns.
 MAX_DESCRIPTION = 300
+#: Columns of the flows table :func:`alluvial` draws.
+FLOW_COLUMNS = ("source_column", "source", "target_column", "target", "projects")
+#: The alluvial chart's own categories, grey by default: projects first seen in the next
+#: column (a node in the earlier column), and projects seen before but absent now.
+NEW = "new"
+NOT_REPORTED = "not reported"
+#: Alluvial node width (columns are 1 apart), gap between nodes (a fraction of the tallest
+#: column), opacity of the bands and the width at which node labels are wrapped.
+NODE_WIDTH = 0.03
+NODE_GAP = 0.04
+BAND_ALPHA = 0.45
+NODE_WRAP = 24
 
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
 _DIGITS = re.compile(r"\s*\d[\d\s,.]*")
@@ -814,6 +832,379 @@ def grouped_shares(
     return ax
 
 
+# -------------------------------------------------------------------------------- alluvial
+
+
+def _key(value: object) -> str:
+    """A column or category as text, whole numbers without ".0" (2023.0 and 2023 match)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _positions(values: pd.Series, keys: Sequence[Hashable], what: str) -> np.ndarray:
+    """Each value's position among ``keys``, matched as text (stage code 4 finds ``"4"``)."""
+    lookup = {_key(k): i for i, k in enumerate(keys)}
+    if len(lookup) < len(keys):
+        raise ValueError(f"the {what}s {[_key(k) for k in keys]} name one twice")
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise ValueError(f"a flow has no {what} (row {values.index[missing][0]!r})")
+    found = np.array([lookup.get(_key(v), -1) for v in values.astype(object)], dtype=int)
+    if (found < 0).any():
+        unknown = list(dict.fromkeys(_key(v) for v in values[found < 0].astype(object)))
+        raise ValueError(f"unknown {what} {unknown} in the flows; the {what}s are {list(lookup)}")
+    return found
+
+
+def _flow_table(
+    flows: pd.DataFrame,
+    columns: Sequence[Hashable] | None,
+    categories: Sequence[Hashable],
+    labels: pd.Series | Sequence[str] | None,
+    missing_text: str,
+) -> tuple[list[Hashable], pd.DataFrame]:
+    """The columns, and the flows to draw by position: ``col`` (of the source), ``source``,
+    ``target``, ``value`` (NaN where hidden), ``hidden`` and ``text``; zero flows dropped."""
+    if not isinstance(flows, pd.DataFrame):
+        raise TypeError(f"flows must be a pandas DataFrame, not {type(flows).__name__}")
+    absent = [c for c in FLOW_COLUMNS if c not in flows.columns]
+    if absent:
+        raise ValueError(f"the flows need the columns {list(FLOW_COLUMNS)}; missing {absent}")
+    if columns is None:
+        ends = pd.concat([flows["source_column"], flows["target_column"]]).dropna()
+        columns = sorted(ends.unique().tolist())
+    columns = list(columns)
+    start = _positions(flows["source_column"], columns, "column")
+    end = _positions(flows["target_column"], columns, "column")
+    skips = np.flatnonzero(end - start != 1)
+    if len(skips):
+        first = skips[0]
+        raise ValueError(
+            f"flows join consecutive columns only ({', '.join(_key(c) for c in columns)}); "
+            f"one goes from {_key(columns[start[first]])} to {_key(columns[end[first]])}"
+        )
+    source = _positions(flows["source"], categories, "category")
+    target = _positions(flows["target"], categories, "category")
+    try:
+        numbers = pd.to_numeric(flows["projects"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"projects must be counts (NA where hidden): {exc}") from None
+    value = numbers.to_numpy(dtype=float, na_value=np.nan)
+    if (value < 0).any():
+        row = flows.index[np.flatnonzero(value < 0)[0]]
+        raise ValueError(f"the flow in row {row!r} has a negative count; counts are never negative")
+    hidden = np.isnan(value)
+    text = pd.Series([_number_text(v) for v in value], index=flows.index, dtype=object)
+    text[hidden] = missing_text
+    if labels is not None:
+        if isinstance(labels, pd.Series):
+            given = labels.reindex(flows.index)
+        elif len(labels) == len(flows):
+            given = pd.Series(list(labels), index=flows.index)
+        else:
+            raise ValueError(f"{len(labels)} labels for {len(flows)} flows")
+        given = given.astype("string")
+        text = text.mask(given.notna().to_numpy(), given.astype(object))
+        leaks = hidden & text.astype(str).str.fullmatch(_DIGITS.pattern).to_numpy()
+        if leaks.any():
+            row = flows.index[np.flatnonzero(leaks)[0]]
+            raise ValueError(
+                f"the label of the hidden flow in row {row!r} is a number, {text[row]!r}; a "
+                "hidden flow is labelled like '<3' or 'x', never with a count"
+            )
+    table = pd.DataFrame(
+        {"col": start, "source": source, "target": target, "value": value, "hidden": hidden}
+    ).assign(text=text.to_numpy())
+    twice = table.duplicated(["col", "source", "target"], keep=False).to_numpy()
+    if twice.any():
+        row = flows.iloc[np.flatnonzero(twice)[0]]
+        raise ValueError(
+            f"the flow from {row['source']!r} in {_key(row['source_column'])} to "
+            f"{row['target']!r} in {_key(row['target_column'])} is listed more than once"
+        )
+    return columns, table[table["hidden"] | (table["value"] > 0)].reset_index(drop=True)
+
+
+def _alluvial_colours(
+    categories: Sequence[Hashable], colours: Mapping[Hashable, str] | None, used: Iterable[int]
+) -> dict[int, str]:
+    """By position, the colours of the categories ``used``: the given colours over the
+    defaults (stage groups, stage codes, grey for new and not reported)."""
+    grey = palette("series")["2"]
+    known = {**palette("stage"), **palette("stage_group"), NEW: grey, NOT_REPORTED: grey}
+    known.update({_key(k): v for k, v in (colours or {}).items()})
+    positions = sorted(set(used))
+    found = _colours_for([_key(categories[i]) for i in positions], known, None, "categories")
+    return dict(zip(positions, found, strict=True))
+
+
+def _layout(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Nodes (``top``, ``height``, ``count``, ``hidden`` by column and category), the flows
+    with their drawn ``height`` and slice tops ``y0`` (source) and ``y1`` (target), and the
+    tallest column's height; y grows downwards."""
+    flows = table.copy()
+    visible = flows["value"].fillna(0.0)
+    per_column = pd.concat(
+        [visible.groupby(flows["col"]).sum(), visible.groupby(flows["col"] + 1).sum()], axis=1
+    )
+    scale = _scale(per_column.max(axis=1).max() if len(flows) else np.nan)
+    flows["height"] = flows["value"].fillna(STUB_FRACTION * scale)
+
+    def side(col: pd.Series, cat: pd.Series) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "col": col,
+                "cat": cat,
+                "height": flows["height"],
+                "value": visible,
+                "hidden": flows["hidden"],
+            }
+        )
+        return frame.groupby(["col", "cat"]).agg(
+            height=("height", "sum"), value=("value", "sum"), hidden=("hidden", "any")
+        )
+
+    out = side(flows["col"], flows["source"])
+    into = side(flows["col"] + 1, flows["target"])
+    both = out.add_suffix("_out").join(into.add_suffix("_in"), how="outer").sort_index()
+    filled = both.fillna({"height_out": 0.0, "height_in": 0.0, "value_out": 0.0, "value_in": 0.0})
+    nodes = pd.DataFrame(
+        {
+            "height": np.maximum(filled["height_out"], filled["height_in"]),
+            "count": np.maximum(filled["value_out"], filled["value_in"]),
+            "hidden": filled["hidden_out"].eq(True) | filled["hidden_in"].eq(True),
+        },
+        index=both.index,
+    )
+    gap = NODE_GAP * scale
+    by_col = nodes.groupby(level="col")["height"]
+    step = nodes["height"] + gap
+    totals = by_col.sum() + gap * (by_col.size() - 1)
+    tallest = float(totals.max()) if len(totals) else 0.0
+    offset = ((tallest - totals) / 2).reindex(nodes.index.get_level_values("col"))
+    nodes["top"] = (step.groupby(level="col").cumsum() - step).to_numpy() + offset.to_numpy()
+
+    def slice_tops(col: pd.Series, node: str, other: str) -> pd.Series:
+        order = flows.sort_values(["col", node, other]).index
+        ordered = flows.loc[order]
+        keys = pd.MultiIndex.from_arrays([col.loc[order], ordered[node]])
+        within = ordered.groupby(["col", node])["height"].cumsum() - ordered["height"]
+        return pd.Series(nodes["top"].reindex(keys).to_numpy() + within.to_numpy(), index=order)
+
+    flows["y0"] = slice_tops(flows["col"], "source", "target")
+    flows["y1"] = slice_tops(flows["col"] + 1, "target", "source")
+    return nodes, flows.sort_values(["col", "source", "target"]), tallest
+
+
+def _band_path(x0: float, x1: float, y0: float, y1: float, height: float) -> BezierPath:
+    """A band from the slice ``[y0, y0 + height]`` at ``x0`` to ``[y1, y1 + height]`` at
+    ``x1``: two cubic Béziers, flat at both ends, joined by straight edges."""
+    middle = (x0 + x1) / 2
+    vertices = [
+        (x0, y0),
+        (middle, y0),
+        (middle, y1),
+        (x1, y1),
+        (x1, y1 + height),
+        (middle, y1 + height),
+        (middle, y0 + height),
+        (x0, y0 + height),
+        (x0, y0),
+    ]
+    codes = [
+        BezierPath.MOVETO,
+        *[BezierPath.CURVE4] * 3,
+        BezierPath.LINETO,
+        *[BezierPath.CURVE4] * 3,
+        BezierPath.CLOSEPOLY,
+    ]
+    return BezierPath(vertices, codes)
+
+
+def _spread(centres: Sequence[float], sizes: Sequence[float], bottom: float) -> list[float]:
+    """Label centres as near ``centres`` as they go without overlapping (y grows down)."""
+    placed = list(centres)
+    for k in range(1, len(placed)):
+        placed[k] = max(placed[k], placed[k - 1] + (sizes[k - 1] + sizes[k]) / 2)
+    if placed:
+        placed[-1] = min(placed[-1], bottom - sizes[-1] / 2)
+    for k in range(len(placed) - 2, -1, -1):
+        placed[k] = min(placed[k], placed[k + 1] - (sizes[k] + sizes[k + 1]) / 2)
+    return placed
+
+
+def _on_white(colour: str, alpha: float) -> tuple[float, float, float]:
+    rgb = np.array(to_rgb(colour))
+    red, green, blue = alpha * rgb + (1 - alpha) * np.ones(3)
+    return (red, green, blue)
+
+
+def alluvial(
+    flows: pd.DataFrame,
+    *,
+    ax: Axes,
+    categories: Sequence[Hashable],
+    columns: Sequence[Hashable] | None = None,
+    colours: Mapping[Hashable, str] | None = None,
+    labels: pd.Series | Sequence[str] | None = None,
+    hidden_label: str = HIDDEN_LABEL,
+    xlabel: str | None = None,
+) -> Axes:
+    """An alluvial (Sankey) chart: projects' categories in each column and the flows between.
+
+    Parameters
+    ----------
+    flows
+        One row per flow between consecutive columns: ``source_column``, ``source``,
+        ``target_column``, ``target`` and ``projects`` (``Int64``; ``NA`` = hidden), e.g.
+        2 projects from "Preclinical and CTA-enabling" in 2023 to "Clinical trial
+        application and Phase I" in 2024. Zero flows are left out. Projects first seen in
+        the later wave flow from :data:`NEW` in the earlier column (its node is labelled
+        "new in 2024"); projects seen before but absent flow to :data:`NOT_REPORTED`.
+    ax
+        The axes to draw on. The outer columns' labels stand outside the axes like tick
+        labels, so give the figure a layout engine (``layout="constrained"``); which labels
+        fit is judged at the axes' size when drawn, so size the figure first.
+    categories
+        The nodes' categories, top to bottom (stage groups, stage codes, ``"new"``, ``"not
+        reported"``); matched as text, so stage code 4 finds ``"4"``.
+    columns
+        The columns (survey waves) left to right; default the sorted columns of ``flows``.
+    colours
+        Colour per category, over the defaults: the ``stage_group`` palette, the ``stage``
+        palette for stage codes, the ``series`` grey for "new" and "not reported".
+    labels
+        Text per flow (aligned with ``flows``' rows), e.g. ``"<3"`` or ``"x"`` for hidden
+        flows; default the numbers, and ``hidden_label`` for a hidden flow.
+    hidden_label
+        Text of a hidden flow without a label.
+    xlabel
+        Label under the chart.
+
+    Returns
+    -------
+    Axes
+        ``ax``: per column, stacked node bars as tall as the projects in each category (the
+        larger of their in- and out-flows), labelled with the category and its count (left
+        column on the left, the others on the right); between consecutive columns a band
+        per flow from the source's slice to the target's, in the source's colour, its count
+        at its end when the band is tall enough. A hidden flow is a hatched grey band of
+        fixed height (:data:`STUB_FRACTION` of the tallest column) labelled with its label;
+        a node with a hidden flow shows its category without a count (the visible flows
+        are printed, so hiding enough flows that none can be worked out from them is the
+        secondary suppression of the caller). The columns are headed above; no y axis, no
+        spines.
+
+    Raises
+    ------
+    ValueError
+        For a missing column of ``flows``, an unknown column or category, a flow that skips
+        a column, a flow listed twice, a negative count, a numeric label on a hidden flow
+        or a category without a colour.
+    """
+    categories = list(categories)
+    columns, table = _flow_table(flows, columns, categories, labels, hidden_label)
+    fills = _alluvial_colours(categories, colours, [*table["source"], *table["target"]])
+    nodes, bands, tallest = _layout(table)
+    width = NODE_WIDTH
+    ax.spines[:].set_visible(False)
+    ax.set_yticks([])
+    ax.set_xticks(range(len(columns)), [_key(c) for c in columns], fontweight="bold")
+    ax.xaxis.set_ticks_position("top")
+    ax.tick_params(axis="x", length=0, pad=2)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    pad = 0.01 * max(tallest, 1.0)
+    ax.set_ylim(tallest + pad, -pad)
+    ax.set_xlim(-0.5, len(columns) - 0.5)
+    if nodes.empty:
+        return ax
+    # data units of y per point, at the axes' size now
+    per_point = (tallest + 2 * pad) / max(ax.bbox.height * 72 / ax.figure.dpi, 1.0)
+
+    font = FontProperties(size="x-small")
+    for band in bands.itertuples():
+        patch = PathPatch(
+            _band_path(
+                band.col + width / 2, band.col + 1 - width / 2, band.y0, band.y1, band.height
+            ),
+            facecolor=fills[band.source],
+            alpha=BAND_ALPHA,
+            edgecolor="none",
+            linewidth=0,
+            zorder=1,
+        )
+        ax.add_patch(patch)
+        if band.hidden:
+            _hatch([patch])
+            patch.set_alpha(None)
+            patch.set_facecolor((*to_rgb(_suppressed_colour()), 0.8))
+        if band.height / per_point >= (0.8 if band.hidden else 1.05) * font.get_size_in_points():
+            background = (
+                _suppressed_colour() if band.hidden else _on_white(fills[band.source], BAND_ALPHA)
+            )
+            label = ax.annotate(
+                band.text,
+                xy=(band.col + 1 - width / 2, band.y1 + band.height / 2),
+                xytext=(-3, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontproperties=font,
+                color=DARK_TEXT if band.hidden else _text_colour(background),
+                zorder=3,
+            )
+            if band.hidden:
+                label.set_bbox({"facecolor": background, "edgecolor": "none", "pad": 0.5})
+
+    font = FontProperties(size="small")
+    line = 1.2 * font.get_size_in_points() * per_point
+    last = len(columns) - 1
+    for col, group in nodes.groupby(level="col"):
+        names = []
+        for (_, cat), node in group.iterrows():
+            ax.add_patch(
+                Rectangle(
+                    (col - width / 2, node["top"]),
+                    width,
+                    node["height"],
+                    facecolor=fills[cat],
+                    edgecolor="none",
+                    zorder=2,
+                )
+            )
+            name = _key(categories[cat])
+            if name == NEW and col < last:
+                name = f"{NEW} in {_key(columns[col + 1])}"
+            text = textwrap.fill(name, NODE_WRAP, break_long_words=False, break_on_hyphens=False)
+            if not node["hidden"]:
+                text += f" ({_number_text(node['count'])})"
+            names.append(text)
+        centres = (group["top"] + group["height"] / 2).tolist()
+        sizes = [line * (text.count("\n") + 1) for text in names]
+        side = "left" if col == 0 else "right"
+        for text, y in zip(names, _spread(centres, sizes, tallest + pad), strict=True):
+            label = ax.annotate(
+                text,
+                xy=(col - width / 2 if side == "left" else col + width / 2, y),
+                xytext=(-4 if side == "left" else 4, 0),
+                textcoords="offset points",
+                ha="right" if side == "left" else "left",
+                va="center",
+                fontproperties=font,
+                linespacing=1.0,
+                color=DARK_TEXT,
+                zorder=4,
+                annotation_clip=False,
+            )
+            if 0 < col < last:
+                label.set_bbox({"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+    # the outer labels stand outside the axes, like tick labels: the layout makes room
+    ax.set_xlim(-width / 2 - 0.005, last + width / 2 + 0.005)
+    return ax
+
+
 # -------------------------------------------------------------------------------- alt text
 
 
@@ -883,3 +1274,74 @@ def describe(
     )
     hidden = "" if n_hidden == 0 else f"; {n_hidden} cell{'s' * (n_hidden > 1)} hidden"
     return _shorten(f"{head}; {largest}{hidden}.")
+
+
+def describe_flows(
+    flows: pd.DataFrame,
+    *,
+    categories: Sequence[Hashable] | None = None,
+    columns: Sequence[Hashable] | None = None,
+    what: str = "projects",
+    kind: str = "Alluvial chart",
+    largest: int = 4,
+) -> str:
+    """Alt text for :func:`alluvial` of ``flows``: the columns, the total and the largest flows.
+
+    Parameters
+    ----------
+    flows
+        The flows the chart draws (``NA`` = hidden); see :func:`alluvial`.
+    categories, columns
+        As given to :func:`alluvial` (checked the same way); default the categories in
+        order of appearance and the sorted columns.
+    what, kind
+        What is counted and the kind of figure.
+    largest
+        How many of the largest visible flows to name.
+
+    Returns
+    -------
+    str
+        At most :data:`MAX_DESCRIPTION` characters. The number of projects is the largest
+        sum of flows between two columns, given only when no flow is hidden; hidden flows
+        are counted, never valued.
+
+    Examples
+    --------
+    >>> flows = pd.DataFrame({
+    ...     "source_column": [2023] * 4, "target_column": [2024] * 4,
+    ...     "source": ["Discovery", "Discovery", "Preclinical", "new"],
+    ...     "target": ["Discovery", "Preclinical", "Preclinical", "Discovery"],
+    ...     "projects": pd.array([6, 4, 9, None], dtype="Int64")})
+    >>> print(describe_flows(flows))  # doctest: +NORMALIZE_WHITESPACE
+    Alluvial chart of projects across 2023 and 2024 (1 flow hidden); largest flows:
+    Preclinical stayed 9, Discovery stayed 6, Discovery to Preclinical 4.
+    """
+    if categories is None:
+        ends = pd.concat([flows["source"], flows["target"]]).dropna()
+        categories = list(dict.fromkeys(ends.tolist()))
+    categories = list(categories)
+    columns, table = _flow_table(flows, columns, categories, None, HIDDEN_LABEL)
+    if len(columns) > 1:
+        across = ", ".join(_key(c) for c in columns[:-1]) + f" and {_key(columns[-1])}"
+    else:
+        across = ", ".join(_key(c) for c in columns)
+    head = f"{kind} of {what} across {across}"
+    if table.empty:
+        return _shorten(f"{head}: no flows.")
+    n_hidden = int(table["hidden"].sum())
+    if n_hidden:
+        head += f" ({n_hidden} flow{'s' * (n_hidden > 1)} hidden)"
+    else:
+        total = table.groupby("col")["value"].sum().max()
+        head += f" ({_number_text(total)} {what})"
+    shown = table[~table["hidden"]].sort_values("value", ascending=False, kind="stable")
+    items = []
+    for flow in shown.head(largest).itertuples():
+        source, target = _key(categories[flow.source]), _key(categories[flow.target])
+        moved = f"{source} stayed" if source == target else f"{source} to {target}"
+        when = f" ({_key(columns[flow.col])}–{_key(columns[flow.col + 1])})" * (len(columns) > 2)
+        items.append(f"{moved}{when} {_number_text(flow.value)}")
+    if not items:
+        return _shorten(f"{head}; every flow hidden.")
+    return _shorten(f"{head}; largest flows: {', '.join(items)}.")

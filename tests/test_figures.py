@@ -464,3 +464,228 @@ def test_a_wrong_header_is_refused(tmp_path):
     path.write_text("name,key,hex\nx,1,#000000\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1: the header"):
         load_palettes(path)
+
+
+# --------------------------------------------------------------------------- alluvial
+
+from matplotlib.patches import PathPatch  # noqa: E402
+
+from atmp_analysis.figures import MAX_DESCRIPTION, alluvial, describe_flows  # noqa: E402
+
+FLOW_CATEGORIES = [*STAGE_GROUPS, "new", "not reported"]
+
+
+def flow_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["source_column", "source", "target_column", "target", "projects"]
+    )
+    return frame.assign(projects=pd.array(frame["projects"].tolist(), dtype="Int64"))
+
+
+#: 2023 → 2024: 26 projects; a zero flow, which is not drawn.
+FLOWS = flow_frame(
+    [
+        (2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], 12),
+        (2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[1], 1),
+        (2023, STAGE_GROUPS[0], 2024, "not reported", 1),
+        (2023, STAGE_GROUPS[1], 2024, STAGE_GROUPS[1], 8),
+        (2023, STAGE_GROUPS[2], 2024, STAGE_GROUPS[2], 1),
+        (2023, STAGE_GROUPS[2], 2024, STAGE_GROUPS[3], 0),
+        (2023, "new", 2024, STAGE_GROUPS[0], 3),
+    ]
+)
+#: The same with the flow from preclinical to "Clinical trial application and Phase I"
+#: hidden (its true value, 2, is not in the table).
+HIDDEN_FLOWS = flow_frame(
+    [
+        (2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], 12),
+        (2023, STAGE_GROUPS[1], 2024, STAGE_GROUPS[1], 8),
+        (2023, STAGE_GROUPS[1], 2024, STAGE_GROUPS[2], None),
+        (2023, "new", 2024, STAGE_GROUPS[0], 3),
+    ]
+)
+
+
+def bands(ax) -> list[PathPatch]:
+    return [p for p in ax.patches if isinstance(p, PathPatch)]
+
+
+def nodes(ax) -> dict[int, list[Rectangle]]:
+    """Node bars by column position, top to bottom."""
+    found: dict[int, list[Rectangle]] = {}
+    for patch in ax.patches:
+        if isinstance(patch, Rectangle):
+            column = round(patch.get_x() + patch.get_width() / 2)
+            found.setdefault(column, []).append(patch)
+    return {c: sorted(ps, key=lambda p: p.get_y()) for c, ps in sorted(found.items())}
+
+
+def test_alluvial_draws_one_band_per_nonzero_flow_and_returns_ax(ax, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    figures_before = plt.get_fignums()
+    rc_before = dict(matplotlib.rcParams)
+    result = alluvial(FLOWS, ax=ax, categories=FLOW_CATEGORIES)
+    ax.figure.canvas.draw()
+    assert result is ax
+    assert len(bands(ax)) == int((FLOWS["projects"] > 0).sum()) == 6
+    assert plt.get_fignums() == figures_before
+    assert dict(matplotlib.rcParams) == rc_before
+    assert list(tmp_path.iterdir()) == []
+    assert not any(ax.spines[side].get_visible() for side in ax.spines)
+    assert list(ax.get_yticks()) == []
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2023", "2024"]
+
+
+def test_alluvial_node_heights_are_the_in_and_out_sums_in_category_order(ax):
+    alluvial(FLOWS, ax=ax, categories=FLOW_CATEGORIES)
+    drawn = FLOWS[FLOWS["projects"] > 0]
+    out = drawn.groupby("source", sort=False)["projects"].sum()
+    into = drawn.groupby("target", sort=False)["projects"].sum()
+    by_column = nodes(ax)
+    expected_left = [int(out[c]) for c in FLOW_CATEGORIES if c in out.index]
+    expected_right = [int(into[c]) for c in FLOW_CATEGORIES if c in into.index]
+    assert [p.get_height() for p in by_column[0]] == pytest.approx(expected_left)
+    assert [p.get_height() for p in by_column[1]] == pytest.approx(expected_right)
+    # the node of a category is in its palette's colour; "new" and "not reported" grey
+    grey = palette("series")["2"]
+    assert (
+        to_hex(by_column[0][0].get_facecolor()).upper() == palette("stage_group")[STAGE_GROUPS[0]]
+    )
+    assert to_hex(by_column[0][-1].get_facecolor()).upper() == grey  # new
+    assert to_hex(by_column[1][-1].get_facecolor()).upper() == grey  # not reported
+    # a band has the source's colour, translucent; it joins its two slices
+    for band in bands(ax):
+        assert 0.3 <= band.get_alpha() <= 0.6
+    labels = texts(ax)
+    assert f"{STAGE_GROUPS[0]} (14)" in [t.replace("\n", " ") for t in labels]
+    assert "not reported (1)" in labels
+
+
+def test_alluvial_node_order_follows_the_categories(ax):
+    alluvial(FLOWS, ax=ax, categories=FLOW_CATEGORIES[::-1])
+    left = nodes(ax)[0]
+    colours = [to_hex(p.get_facecolor()).upper() for p in left]
+    groups = palette("stage_group")
+    expected = [
+        palette("series")["2"],
+        groups[STAGE_GROUPS[2]],
+        groups[STAGE_GROUPS[1]],
+        groups[STAGE_GROUPS[0]],
+    ]
+    assert colours == expected
+
+
+def test_alluvial_hidden_flow_is_a_hatched_stub_and_no_number_gives_it_away(ax):
+    alluvial(HIDDEN_FLOWS, ax=ax, categories=FLOW_CATEGORIES, hidden_label="<3")
+    hatched_bands = [b for b in bands(ax) if b.get_hatch()]
+    assert len(hatched_bands) == 1
+    assert len(bands(ax)) == 4
+    # a stub of fixed height: STUB_FRACTION of the tallest column (the 23 visible projects)
+    ys = hatched_bands[0].get_path().vertices[:, 1]
+    assert (ys[4] - ys[3]) == pytest.approx(STUB_FRACTION * 23)
+    labels = texts(ax)
+    assert "<3" in labels
+    # the nodes the hidden flow touches (preclinical in 2023, clinical in 2024) show their
+    # category and no number; the others keep their counts
+    shown = sorted(t.replace("\n", " ") for t in labels if t != "<3")
+    assert shown == sorted(
+        [
+            f"{STAGE_GROUPS[0]} (12)",
+            STAGE_GROUPS[1],
+            "new in 2024 (3)",
+            f"{STAGE_GROUPS[0]} (15)",
+            f"{STAGE_GROUPS[1]} (8)",
+            STAGE_GROUPS[2],
+            "12",
+            "8",
+            "3",
+        ]
+    )
+
+
+def test_alluvial_hidden_flow_labels_and_numeric_labels(ax):
+    labels = pd.Series(["12", "8", "x", "3"], index=HIDDEN_FLOWS.index)
+    alluvial(HIDDEN_FLOWS, ax=ax, categories=FLOW_CATEGORIES, labels=labels)
+    assert "x" in texts(ax)
+    with pytest.raises(ValueError, match=r"hidden flow .* is a number"):
+        alluvial(
+            HIDDEN_FLOWS,
+            ax=ax,
+            categories=FLOW_CATEGORIES,
+            labels=["12", "8", "2", "3"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([(2023, "Somewhere else", 2024, STAGE_GROUPS[0], 2)], "unknown category"),
+        ([(2022, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], 2)], "consecutive columns"),
+        ([(2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], -1)], "negative"),
+        ([(2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], 1)] * 2, "more than once"),
+        ([(2023, STAGE_GROUPS[0], 2025, STAGE_GROUPS[0], 1)], "unknown column"),
+    ],
+)
+def test_alluvial_refuses_bad_flows(ax, rows, message):
+    with pytest.raises(ValueError, match=message):
+        alluvial(flow_frame(rows), ax=ax, categories=FLOW_CATEGORIES, columns=[2022, 2023, 2024])
+
+
+def test_alluvial_refuses_a_table_without_the_flow_columns(ax):
+    with pytest.raises(ValueError, match="missing \\['projects'\\]"):
+        alluvial(FLOWS.drop(columns="projects"), ax=ax, categories=FLOW_CATEGORIES)
+
+
+def test_alluvial_three_columns_with_a_middle_node_of_in_and_out_flows(ax, tmp_path):
+    flows = flow_frame(
+        [
+            (2022, STAGE_GROUPS[0], 2023, STAGE_GROUPS[0], 5),
+            (2022, STAGE_GROUPS[0], 2023, STAGE_GROUPS[1], 2),
+            (2022, "new", 2023, STAGE_GROUPS[0], 3),
+            (2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[0], 6),
+            (2023, STAGE_GROUPS[0], 2024, STAGE_GROUPS[1], 2),
+            (2023, STAGE_GROUPS[1], 2024, STAGE_GROUPS[1], 2),
+            (2023, "new", 2024, STAGE_GROUPS[0], 4),
+        ]
+    )
+    alluvial(flows, ax=ax, categories=FLOW_CATEGORIES, xlabel="Survey wave")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2022", "2023", "2024"]
+    assert len(bands(ax)) == len(flows)
+    by_column = nodes(ax)
+    assert sorted(by_column) == [0, 1, 2]
+    # 2023: discovery 8 in and out, preclinical 2, "new in 2024" 4
+    assert [p.get_height() for p in by_column[1]] == pytest.approx([8, 2, 4])
+    assert [p.get_height() for p in by_column[2]] == pytest.approx([10, 4])
+    assert "new in 2023 (3)" in texts(ax)
+    assert "new in 2024 (4)" in texts(ax)
+    ax.figure.set_size_inches(7.5, 4)
+    ax.figure.set_layout_engine("constrained")
+    target = tmp_path / "alluvial.png"
+    ax.figure.savefig(target, dpi=80)
+    assert target.stat().st_size > 1000
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_alluvial_stage_codes_find_the_stage_palette(ax):
+    flows = flow_frame([(2023, 4, 2024, 5, 3), (2023, 4, 2024, 4, 2)])
+    alluvial(flows, ax=ax, categories=[str(code) for code in range(1, 12)])
+    left, right = nodes(ax)[0], nodes(ax)[1]
+    assert to_hex(left[0].get_facecolor()).upper() == palette("stage")["4"]
+    assert [to_hex(p.get_facecolor()).upper() for p in right] == [
+        palette("stage")["4"],
+        palette("stage")["5"],
+    ]
+
+
+def test_describe_flows_names_the_total_and_the_largest_flows():
+    text = describe_flows(FLOWS, categories=FLOW_CATEGORIES)
+    assert text.startswith("Alluvial chart of projects across 2023 and 2024 (26 projects)")
+    assert f"{STAGE_GROUPS[0]} stayed 12" in text
+    assert len(text) <= MAX_DESCRIPTION
+
+
+def test_describe_flows_counts_hidden_flows_and_gives_no_total():
+    text = describe_flows(HIDDEN_FLOWS, categories=FLOW_CATEGORIES)
+    assert "(1 flow hidden)" in text
+    assert "projects)" not in text
+    assert not re.search(r"\b23\b", text)
