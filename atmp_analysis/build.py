@@ -76,6 +76,7 @@ NOTEBOOKS = (
     Notebook("01_data_quality", "Data quality", ("internal",)),
     Notebook("02_pipeline_overview", "Pipeline overview"),
     Notebook("03_needs_and_bottlenecks", "Needs and bottlenecks"),
+    Notebook("04_progress_and_outlook", "Progress and outlook"),
 )
 REPORT_NOTEBOOK = "10_report"
 

@@ -50,9 +50,12 @@ __all__ = [
     "funnel",
     "grouped_shares",
     "heatmap",
+    "interval_bars",
+    "interval_lines",
     "load_palettes",
     "palette",
     "stacked_bars",
+    "tornado",
     "year_bars",
 ]
 
@@ -1345,3 +1348,193 @@ def describe_flows(
     if not items:
         return _shorten(f"{head}; every flow hidden.")
     return _shorten(f"{head}; largest flows: {', '.join(items)}.")
+
+
+# ------------------------------------------------------------------------ forecast figures
+
+
+def _series_colours(keys: Sequence[str], colours: Mapping[str, str] | None) -> dict[str, str]:
+    given = dict(colours or {})
+    fallback = _default_colours([k for k in keys if k not in given])
+    return {k: given.get(k) or fallback[k] for k in keys}
+
+
+def interval_bars(
+    table: pd.DataFrame,
+    *,
+    ax: Axes,
+    x: str = "calendar_year",
+    series: str = "event",
+    order: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
+    ylabel: str | None = "Projects",
+    legend_title: str | None = None,
+) -> Axes:
+    """Grouped bars of expected values per ``x`` with their intervals as whiskers.
+
+    Parameters
+    ----------
+    table
+        Long format: ``x`` (integers, e.g. calendar years), ``series`` (e.g. event),
+        ``mean``, ``low`` and ``high`` (the interval), one row per ``x`` and series.
+    order
+        The series in legend order (default: as they first appear).
+    names
+        Legend text per series (default: the series' values).
+    colours
+        Colour per series (default: the ``series`` palette).
+
+    Returns
+    -------
+    Axes
+        ``ax``: per ``x`` one bar per series at its mean, a whisker from ``low`` to
+        ``high``; the legend above the plot area.
+    """
+    missing = [c for c in (x, series, "mean", "low", "high") if c not in table]
+    if missing:
+        raise ValueError(f"interval_bars: missing column {missing[0]!r}")
+    keys = list(order) if order is not None else list(dict.fromkeys(table[series].astype(str)))
+    fills = _series_colours(keys, colours)
+    xs = np.sort(pd.to_numeric(table[x]).unique())
+    width = 0.8 / max(len(keys), 1)
+    handles = []
+    for k, key in enumerate(keys):
+        part = table[table[series].astype(str) == key].set_index(x).reindex(xs)
+        pos = np.arange(len(xs)) - 0.4 + width * (k + 0.5)
+        mean = part["mean"].to_numpy(dtype=float)
+        low = part["low"].to_numpy(dtype=float)
+        high = part["high"].to_numpy(dtype=float)
+        ax.bar(pos, mean, width=width * 0.92, color=fills[key], edgecolor="white", linewidth=0.5)
+        ax.errorbar(
+            pos,
+            mean,
+            yerr=np.vstack([np.clip(mean - low, 0, None), np.clip(high - mean, 0, None)]),
+            fmt="none",
+            ecolor=DARK_TEXT,
+            elinewidth=0.9,
+            capsize=2.5,
+        )
+        handles.append(Patch(facecolor=fills[key], label=(names or {}).get(key, key)))
+    ax.set_xticks(np.arange(len(xs)), [str(int(v)) for v in xs])
+    ax.tick_params(axis="x", length=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    _legend_above(ax, handles, legend_title)
+    return ax
+
+
+def tornado(
+    table: pd.DataFrame,
+    *,
+    ax: Axes,
+    baseline: float,
+    label: str = "label",
+    low: str = "low",
+    high: str = "high",
+    names: tuple[str, str] = ("assumption halved", "assumption raised"),
+    xlabel: str | None = None,
+) -> Axes:
+    """A tornado chart: per row, a bar from ``baseline`` to the result with the assumption
+    low and one to the result with it high; the largest swing on top.
+
+    Parameters
+    ----------
+    table
+        One row per assumption, in display order: ``label`` and the results ``low`` and
+        ``high``.
+    baseline
+        The result with every assumption at its default (the axis the bars start from).
+    names
+        Legend text of the low and high bars.
+    """
+    missing = [c for c in (label, low, high) if c not in table]
+    if missing:
+        raise ValueError(f"tornado: missing column {missing[0]!r}")
+    colours = list(palette("series").values())
+    rows = np.arange(len(table))
+    for column, colour, name in zip((low, high), colours[:2], names, strict=True):
+        value = table[column].to_numpy(dtype=float)
+        ax.barh(rows, value - baseline, left=baseline, color=colour, height=0.6, label=name)
+    ax.axvline(baseline, color=DARK_TEXT, linewidth=0.9)
+    _category_axis(ax, [str(v) for v in table[label]])
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    handles = [Patch(facecolor=c, label=n) for c, n in zip(colours[:2], names, strict=True)]
+    _legend_above(ax, handles, None)
+    return ax
+
+
+def interval_lines(
+    table: pd.DataFrame,
+    *,
+    ax: Axes,
+    x: str = "calendar_year",
+    series: str = "label",
+    order: Sequence[str] | None = None,
+    colours: Mapping[str, str] | None = None,
+    ylabel: str | None = "Projects",
+    legend_title: str | None = None,
+) -> Axes:
+    """Lines of expected values per ``x``, each point with its interval as a whisker.
+
+    ``table`` is long: ``x``, ``series``, ``mean``, ``low``, ``high``. Each series has its
+    own line style too, so the chart reads in grey scale, and its whiskers are set a little
+    apart from the others'.
+    """
+    missing = [c for c in (x, series, "mean", "low", "high") if c not in table]
+    if missing:
+        raise ValueError(f"interval_lines: missing column {missing[0]!r}")
+    keys = list(order) if order is not None else list(dict.fromkeys(table[series].astype(str)))
+    fills = _series_colours(keys, colours)
+    styles = ["-", "--", "-.", ":"]
+    handles = []
+    for k, key in enumerate(keys):
+        part = table[table[series].astype(str) == key].sort_values(x)
+        xs = pd.to_numeric(part[x]).to_numpy(dtype=float)
+        xs = xs + (k - (len(keys) - 1) / 2) * 0.1  # intervals side by side, not on top
+        mean = part["mean"].to_numpy(dtype=float)
+        ax.errorbar(
+            xs,
+            mean,
+            yerr=np.vstack(
+                [
+                    np.clip(mean - part["low"].to_numpy(dtype=float), 0, None),
+                    np.clip(part["high"].to_numpy(dtype=float) - mean, 0, None),
+                ]
+            ),
+            fmt="none",
+            ecolor=fills[key],
+            elinewidth=1.0,
+            alpha=0.6,
+        )
+        (line,) = ax.plot(
+            xs,
+            mean,
+            color=fills[key],
+            linestyle=styles[k % len(styles)],
+            linewidth=1.8,
+            marker="o",
+            markersize=3,
+            label=key,
+        )
+        handles.append(line)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend(  # long labels: two to a row
+        handles=handles,
+        title=legend_title,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.02),
+        ncols=min(len(handles), 2),
+        frameon=False,
+        alignment="left",
+    )
+    return ax

@@ -231,11 +231,18 @@ class Report:
         self.projects = of_wave(data.projects, self.wave)
         self.responses = of_wave(data.responses, self.wave)
         self._numbers: dict[tuple[str, str], int] = {}
+        self._memo: dict[str, object] = {}
 
     @property
     def public(self) -> bool:
         """Whether this report is for outside readers (disclosure control applies)."""
         return self.audience == "public"
+
+    def memo(self, name: str, compute):
+        """``compute()`` once per report: what several sections share (the forecast)."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     # -- numbering -----------------------------------------------------------------------
     def number(self, kind: str, name: str) -> int:

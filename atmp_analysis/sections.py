@@ -183,6 +183,9 @@ def exhibit_tables(report: Report) -> dict[str, tuple[pd.DataFrame, str]]:
         if name == "stages":
             table = pd.concat([_trl_labels(report).reindex(table.index), table], axis=1)
         out[name] = (table, f"{caption}, {report.wave}")
+    from atmp_analysis.sections_outlook import outlook_tables
+
+    out.update(outlook_tables(report))
     return out
 
 
@@ -1003,3 +1006,7 @@ def conflicts_section(report: Report) -> list[Block]:
     table.index.name = "Answer"
     caption = "Answers on which a project's respondents disagreed (the lead's answer was used)."
     return [report.table_block(table, caption, "conflicts")]
+
+
+# the progress-and-outlook sections register themselves in SECTIONS
+from atmp_analysis import sections_outlook  # noqa: E402, F401
