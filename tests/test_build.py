@@ -19,7 +19,7 @@ from chromium import check_page, find_chromium
 from atmp_analysis.build import NOTEBOOKS, REPORT_FILE, WORKBOOK
 from atmp_analysis.cli import main
 from atmp_analysis.config import SOURCE_ROOT, demo_exports
-from atmp_analysis.demo import load_spec
+from atmp_analysis.demo import load_spec, spec_stages
 
 HOSTILE = "<script>alert('bottleneck')</script>"
 ARTIFACTS = Path(os.environ.get("ATMP_TEST_ARTIFACTS", SOURCE_ROOT / "test-artifacts"))
@@ -315,3 +315,70 @@ def test_the_report_in_headless_chromium(which, request):
     assert check.n_images == _page(out).count("<figure")
     assert check.title.endswith("ATMP pipeline 2023")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- year over year: the latest wave's report ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def latest(tmp_path_factory, surveys) -> Path:
+    folder = tmp_path_factory.mktemp("latest")
+    return _build(folder, folder / "k.key", surveys)
+
+
+def test_the_latest_report_tables_the_transitions_the_generator_made(latest):
+    """The demo generator's spec moves p01 7->8, p09 and p16 4->5 and p11 3->4 between
+    2023 and 2024; the build's transition table holds exactly those moves."""
+    stages = spec_stages(load_spec())
+    pairs = stages.pivot_table(index="project_id", columns="wave", values="stage_code")
+    pairs = pairs.dropna().astype(int)
+    expected = pd.crosstab(pairs[2023], pairs[2024])
+    table = pd.read_csv(latest / "tables" / "transitions.csv", index_col=0, dtype=str)
+    table = table.drop(index="Total", columns="Total").astype(int)
+    table.index = table.index.astype(int)
+    table.columns = table.columns.astype(int)
+    pd.testing.assert_frame_equal(table, expected, check_names=False)
+    moved = {(a, b): n for (a, b), n in expected.stack().items() if a != b and n}
+    assert moved == {(3, 4): 1, (4, 5): 2, (7, 8): 1}
+    presence = pd.read_csv(latest / "tables" / "presence.csv", index_col=0)
+    assert presence.loc[2024].to_dict() == {
+        "new": 3,
+        "continuing": 22,
+        "re-appearing": 0,
+        "not reported": 1,
+    }
+
+
+def test_the_latest_report_gives_the_outlook_and_its_assumptions(latest):
+    text = _text(_page(latest))
+    for heading in (
+        "Progress since the last survey",
+        "The next five to ten years",
+        "What the infrastructure must plan for",
+        "Forecast assumptions",
+    ):
+        assert heading in text
+    assert "4 projects advanced at least one stage, 18 stayed" in text
+    assert "BIO" in text and "Elsallab" in text  # the cited sources, in the appendix
+    outlook = pd.read_csv(latest / "tables" / "outlook.csv", index_col=0, dtype=str)
+    assert list(outlook.index[:10]) == [str(y) for y in range(2025, 2035)]
+    assert list(outlook.index[10:]) == ["2025–2029", "2025–2034"]
+    parts = outlook.stack().str.extract(r"^([\d.]+) \(([\d.]+)–([\d.]+)\)$").astype(float)
+    assert parts.notna().all().all()
+    # the interval is the 10th to 90th percentile: it holds the mean unless fewer than one
+    # simulation in ten sees any event (approvals: "0.1 (0.0–0.0)")
+    assert (parts[1] <= parts[2]).all()
+    rare = parts[2] == 0
+    assert ((parts[1] <= parts[0]) & (parts[0] <= parts[2]) | rare).all()
+    for name in ("transitions", "outlook", "sensitivity", "demand"):
+        assert (latest / "figures" / f"{name}.png").is_file()
+    executed = json.loads(
+        (latest / "notebooks" / "04_progress_and_outlook.ipynb").read_text(encoding="utf-8")
+    )
+    errors = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error" or o.get("name") == "stderr"
+    ]
+    assert errors == []
