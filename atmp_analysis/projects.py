@@ -484,8 +484,21 @@ def assign_projects(responses: pd.DataFrame, key: bytes) -> pd.DataFrame:
     chosen = preferred.fillna("")
     project_key = pd.Series((chosen["lead"] + "|" + chosen["acronym"]).to_numpy())
     # each wave's projects linked to earlier waves': the key of a project's first group
-    nodes = _group_nodes(member_keys, members, member_group, preferred.index)
-    links = link_waves(nodes)
+    group_wave = pd.Series(member_keys["wave"].to_numpy()).groupby(member_group.to_numpy())
+    group_wave = group_wave.first().reindex(preferred.index)
+    nodes = pd.DataFrame({"wave": group_wave.to_numpy()})
+    if len(group_wave) and (group_wave != group_wave.iloc[0]).any():
+        nodes = _group_nodes(member_keys, members, member_group, preferred.index)
+        links = link_waves(nodes)
+    else:  # one wave: nothing to link
+        links = pd.DataFrame(
+            {
+                "root": np.arange(len(nodes)),
+                "linked_wave": pd.array([pd.NA] * len(nodes), dtype="Int64"),
+                "link_confidence": pd.array([pd.NA] * len(nodes), dtype="string"),
+                "link_basis": pd.array([pd.NA] * len(nodes), dtype="string"),
+            }
+        )
     root = links["root"].to_numpy()
     # a project is named by its first group; two projects (never linked) with one key:
     # the later one's key names its first wave too
@@ -548,21 +561,23 @@ def _link_candidates(nodes: pd.DataFrame) -> pd.DataFrame:
     surname_codes, surnames = pd.factorize(nodes["surname"])
     acronym_codes, acronyms = pd.factorize(nodes["acronym"])
     pairs = [_pairs_within(surname_codes), _pairs_within(acronym_codes)]
-    # titles: every distinct title of a group against those of other groups, by rapidfuzz
+    # titles: every distinct title of a group against those of groups of other waves
     flat = nodes["titles"].explode().dropna()
-    if len(flat):
-        title_of = flat.index.to_numpy()
-        texts = flat.astype(str).tolist()
+    title_of = flat.index.to_numpy()
+    title_wave = nodes["wave"].to_numpy(dtype=np.int64)[title_of]
+    texts = np.asarray(flat.astype(str).tolist(), dtype=object)
+    for later in np.unique(title_wave)[1:]:  # a loop over waves; each compares in C
+        mine, theirs = np.flatnonzero(title_wave == later), np.flatnonzero(title_wave < later)
         scores = process.cdist(
-            texts,
-            texts,
+            texts[mine].tolist(),
+            texts[theirs].tolist(),
             scorer=fuzz.token_sort_ratio,
             score_cutoff=TITLE_SIMILARITY * 100,
+            dtype=np.uint8,
             workers=1,
         )
         a, b = np.nonzero(scores)
-        keep = title_of[a] < title_of[b]
-        pairs.append((title_of[a][keep], title_of[b][keep]))
+        pairs.append((title_of[mine[a]], title_of[theirs[b]]))
     left = np.concatenate([p[0] for p in pairs]).astype(np.int64)
     right = np.concatenate([p[1] for p in pairs]).astype(np.int64)
     wave = nodes["wave"].to_numpy(dtype=np.int64)

@@ -28,6 +28,7 @@ from atmp_analysis.forecast import (
 from atmp_analysis.outlook import Outlook, forecast_of
 from atmp_analysis.report import Block, Report, esc
 from atmp_analysis.sections import _count, _n, _plural, _section, listing
+from atmp_analysis.summary import NOT_ANSWERED
 
 #: Years the report's forecast runs: 10 for the 5-10-year planning band; tables show 5 too.
 FORECAST_YEARS = 10
@@ -154,16 +155,20 @@ def _links(report: Report) -> list[Block]:
         return []
     linked = projects[projects["link_confidence"].notna()]
     unsure = linked[linked["link_confidence"] != "high"]
+    counts = pd.DataFrame(
+        {"Projects": [len(linked) - len(unsure), len(unsure)]}, index=["sure", "unsure"]
+    )
+    sure_n, unsure_n = report.protect(counts, margins=False).labels["Projects"]
     text = (
         f"Projects are matched across surveys by lead, acronym and title: "
-        f"{_count(len(linked) - len(unsure), 'project was', 'projects were')} matched surely "
-        "(the same lead with the same or a similar acronym)"
+        f"{_n(sure_n, report.min_cell)} {_plural(sure_n, 'project was', 'projects were')} "
+        "matched surely (the same lead with the same or a similar acronym)"
     )
     if unsure.empty:
         return [report.prose(text + ".", note=True)]
     text += (
-        f", {_count(len(unsure), 'project', 'projects')} less surely (a new lead, acronym or "
-        "title): check these."
+        f", {_n(unsure_n, report.min_cell)} {_plural(unsure_n, 'project', 'projects')} less "
+        "surely (a new lead, acronym or title): check these."
     )
     if report.public:
         return [report.prose(text, note=True)]
@@ -358,16 +363,15 @@ def first_patient_check_section(report: Report) -> list[Block]:
     check = check[(check["wave_from"] == previous) & (check["wave_to"] == report.wave)]
     order = ["on time", "late", "early", "not yet due", "already in the clinic", "stage unknown"]
     counts = check["outcome"].value_counts().reindex(order, fill_value=0)
-    counts = counts[counts > 0].rename("Projects").to_frame().astype("int64")
+    # every outcome is a row, zeros too: a hidden count is then any of 0 to min_cell - 1
+    counts = counts.rename("Projects").to_frame().astype("int64")
     counts.index.name = f"First patient expected by {report.wave} (said in {previous})"
     shown = report.protect(counts, margins=True)
     slips = check["slip"].dropna()
     later = int((slips > 0).sum())
 
     def count(row: str) -> str:
-        return (
-            _n(shown.labels.loc[row, "Projects"], report.min_cell) if row in counts.index else "0"
-        )
+        return _n(shown.labels.loc[row, "Projects"], report.min_cell)
 
     if counts["Projects"].reindex(["on time", "late", "early"]).fillna(0).sum() == 0:
         text = (
@@ -515,9 +519,9 @@ def outlook_groups(report: Report, by: str) -> pd.DataFrame:
     table = result.forecast.summary(by=by)
     projects = result.projects
     if by == "platforms":
-        sizes = summary._exploded(projects["platforms"]).value_counts()
+        sizes = summary._exploded(projects["platforms"]).fillna(NOT_ANSWERED).value_counts()
     else:
-        sizes = projects[by].astype("string").value_counts()
+        sizes = projects[by].astype("string").fillna(NOT_ANSWERED).value_counts()
     five = table[table["year"] == SHORT_YEARS]
     five = five.assign(
         event=five["event"].map(EVENT_LABELS),

@@ -689,3 +689,262 @@ def test_describe_flows_counts_hidden_flows_and_gives_no_total():
     assert "(1 flow hidden)" in text
     assert "projects)" not in text
     assert not re.search(r"\b23\b", text)
+
+
+# --------------------------------------------------------------------------- forecast figures
+
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.container import BarContainer, ErrorbarContainer  # noqa: E402
+
+from atmp_analysis.figures import interval_bars, interval_lines, tornado  # noqa: E402
+
+#: Two events over three years; the approval of 2026 has its mean above its interval (a
+#: quantile interval of whole counts can miss a small mean).
+EVENTS_PER_YEAR = pd.DataFrame(
+    {
+        "calendar_year": [2025, 2026, 2027, 2025, 2026, 2027],
+        "event": ["fih", "fih", "fih", "approval", "approval", "approval"],
+        "mean": [1.0, 2.5, 3.0, 0.5, 0.1, 1.2],
+        "low": [0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+        "high": [2.0, 4.0, 6.0, 1.0, 0.0, 3.0],
+    }
+)
+EVENT_NAMES = {"fih": "first-in-human", "approval": "approval"}
+EVENT_COLOURS = {"fih": "#56B4E9", "approval": "#2B2B2B"}
+#: One row per assumption, largest swing first; one result below the baseline.
+SWINGS = pd.DataFrame(
+    {
+        "label": ["cta: chance", "cta: years", "discovery: chance"],
+        "low": [1.3, 3.2, 2.6],
+        "high": [3.8, 1.7, 2.8],
+    }
+)
+BASELINE = 2.7
+#: Three resources over three years (long format, as Demand.per_year gives).
+RESOURCES_PER_YEAR = pd.DataFrame(
+    {
+        "calendar_year": [2025, 2026, 2027] * 3,
+        "label": ["GMP"] * 3 + ["Vector"] * 3 + ["Regulatory"] * 3,
+        "mean": [2.0, 2.5, 3.0, 1.0, 1.2, 1.5, 4.0, 4.5, 3.5],
+        "low": [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 2.0, 3.0, 1.0],
+        "high": [3.0, 4.0, 6.0, 2.0, 3.0, 3.0, 7.0, 7.0, 6.0],
+    }
+)
+RESOURCE_ORDER = ["Regulatory", "GMP", "Vector"]
+
+FORECAST_DRAWINGS = {
+    "interval_bars": lambda ax: interval_bars(
+        EVENTS_PER_YEAR, ax=ax, order=["fih", "approval"], names=EVENT_NAMES
+    ),
+    "tornado": lambda ax: tornado(SWINGS, ax=ax, baseline=BASELINE, xlabel="First-in-human"),
+    "interval_lines": lambda ax: interval_lines(RESOURCES_PER_YEAR, ax=ax, order=RESOURCE_ORDER),
+}
+
+
+def containers(ax, kind) -> list:
+    return [c for c in ax.containers if isinstance(c, kind)]
+
+
+def whiskers(container: ErrorbarContainer) -> list[tuple[float, float, float]]:
+    """(x, bottom, top) of each whisker of an errorbar."""
+    [collection] = container.lines[2]
+    assert isinstance(collection, LineCollection)
+    out = []
+    for segment in collection.get_segments():
+        (x0, y0), (x1, y1) = segment
+        assert x0 == pytest.approx(x1)
+        out.append((float(x0), float(min(y0, y1)), float(max(y0, y1))))
+    return out
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("name", list(FORECAST_DRAWINGS))
+def test_forecast_figures_draw_on_the_given_ax_only(name, ax, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    figures_before = plt.get_fignums()
+    rc_before = dict(matplotlib.rcParams)
+    result = FORECAST_DRAWINGS[name](ax)
+    ax.figure.canvas.draw()
+    assert result is ax
+    assert plt.get_fignums() == figures_before
+    assert dict(matplotlib.rcParams) == rc_before
+    assert list(tmp_path.iterdir()) == []
+    assert not ax.spines["top"].get_visible()
+    assert not ax.spines["right"].get_visible()
+
+
+def test_interval_bars_one_bar_per_series_and_year_at_the_mean(ax):
+    interval_bars(
+        EVENTS_PER_YEAR, ax=ax, order=["fih", "approval"], names=EVENT_NAMES, colours=EVENT_COLOURS
+    )
+    bars = containers(ax, BarContainer)
+    assert len(bars) == 2
+    assert all(len(container.patches) == 3 for container in bars)
+    for container, event in zip(bars, ["fih", "approval"], strict=True):
+        expected = EVENTS_PER_YEAR[EVENTS_PER_YEAR["event"] == event]["mean"].tolist()
+        assert [p.get_height() for p in container.patches] == pytest.approx(expected)
+        colours = {to_hex(p.get_facecolor()).upper() for p in container.patches}
+        assert colours == {EVENT_COLOURS[event].upper()}
+    # side by side within each year: the first series left of the second, around the tick
+    centres = [[p.get_x() + p.get_width() / 2 for p in c.patches] for c in bars]
+    for year in range(3):
+        assert centres[0][year] < year < centres[1][year]
+        assert centres[0][year] + centres[1][year] == pytest.approx(2 * year)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2025", "2026", "2027"]
+    assert list(ax.get_xticks()) == [0, 1, 2]
+
+
+def test_interval_bars_whiskers_span_the_interval(ax):
+    interval_bars(EVENTS_PER_YEAR, ax=ax, order=["fih", "approval"])
+    bars = containers(ax, BarContainer)
+    errors = containers(ax, ErrorbarContainer)
+    assert len(errors) == 2
+    for bar, error, event in zip(bars, errors, ["fih", "approval"], strict=True):
+        rows = EVENTS_PER_YEAR[EVENTS_PER_YEAR["event"] == event]
+        found = whiskers(error)
+        assert [x for x, _, _ in found] == pytest.approx(
+            [p.get_x() + p.get_width() / 2 for p in bar.patches]
+        )
+        for (_, bottom, top), row in zip(found, rows.itertuples(), strict=True):
+            if row.low <= row.mean <= row.high:
+                assert (bottom, top) == pytest.approx((row.low, row.high))
+            else:  # the mean outside its interval: the whisker never reaches past low..high
+                assert bottom >= row.low - 1e-9
+                assert bottom <= row.mean <= top + 1e-9
+
+
+def test_interval_bars_legend_names_and_order(ax):
+    interval_bars(EVENTS_PER_YEAR, ax=ax, order=["approval", "fih"], names={"fih": "FIH"})
+    assert legend_texts(ax) == ["approval", "FIH"]  # a series without a name keeps its key
+    first = containers(ax, BarContainer)[0]
+    expected = EVENTS_PER_YEAR[EVENTS_PER_YEAR["event"] == "approval"]["mean"].tolist()
+    assert [p.get_height() for p in first.patches] == pytest.approx(expected)
+
+
+def test_interval_bars_default_order_is_first_appearance(ax):
+    interval_bars(EVENTS_PER_YEAR, ax=ax, names=EVENT_NAMES)
+    assert legend_texts(ax) == ["first-in-human", "approval"]
+
+
+def test_interval_bars_order_can_leave_a_series_out(ax):
+    interval_bars(EVENTS_PER_YEAR, ax=ax, order=["fih"])
+    assert len(containers(ax, BarContainer)) == 1
+    assert legend_texts(ax) == ["fih"]
+
+
+@pytest.mark.parametrize("column", ["calendar_year", "event", "mean", "low", "high"])
+def test_interval_bars_missing_column_is_an_error(ax, column):
+    with pytest.raises(ValueError, match=f"interval_bars: missing column '{column}'"):
+        interval_bars(EVENTS_PER_YEAR.drop(columns=column), ax=ax)
+
+
+def test_tornado_bars_start_at_the_baseline_and_end_at_the_results(ax):
+    tornado(SWINGS, ax=ax, baseline=BASELINE)
+    low, high = containers(ax, BarContainer)
+    for container, column in ((low, "low"), (high, "high")):
+        assert len(container.patches) == len(SWINGS)
+        for patch, value in zip(container.patches, SWINGS[column], strict=True):
+            assert patch.get_x() == pytest.approx(BASELINE)
+            assert patch.get_x() + patch.get_width() == pytest.approx(value)
+    assert low.patches[0].get_facecolor() != high.patches[0].get_facecolor()
+    # the baseline is drawn as a vertical line
+    assert any(
+        list(line.get_xdata()) == pytest.approx([BASELINE, BASELINE]) for line in ax.get_lines()
+    )
+
+
+def test_tornado_labels_top_to_bottom_in_the_table_s_order(ax):
+    tornado(SWINGS, ax=ax, baseline=BASELINE)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == SWINGS["label"].tolist()
+    bottom, top = ax.get_ylim()
+    assert bottom > top  # the first row is on top
+    low, _ = containers(ax, BarContainer)
+    rows = [p.get_y() + p.get_height() / 2 for p in low.patches]
+    assert rows == pytest.approx([0, 1, 2])
+    # on screen, row 0 above row 1 above row 2
+    screen = [ax.transData.transform((BASELINE, y))[1] for y in rows]
+    assert screen[0] > screen[1] > screen[2]
+
+
+def test_tornado_legend_gives_the_names(ax):
+    tornado(SWINGS, ax=ax, baseline=BASELINE, names=("lowered", "raised"), xlabel="FIH")
+    assert legend_texts(ax) == ["lowered", "raised"]
+    assert ax.get_xlabel() == "FIH"
+
+
+def test_tornado_other_column_names(ax):
+    table = SWINGS.rename(columns={"label": "what", "low": "fih_low", "high": "fih_high"})
+    tornado(table, ax=ax, baseline=BASELINE, label="what", low="fih_low", high="fih_high")
+    _, high = containers(ax, BarContainer)
+    assert [p.get_x() + p.get_width() for p in high.patches] == pytest.approx(
+        table["fih_high"].tolist()
+    )
+
+
+@pytest.mark.parametrize("column", ["label", "low", "high"])
+def test_tornado_missing_column_is_an_error(ax, column):
+    with pytest.raises(ValueError, match=f"tornado: missing column '{column}'"):
+        tornado(SWINGS.drop(columns=column), ax=ax, baseline=BASELINE)
+
+
+def test_interval_lines_one_line_per_series_in_order(ax):
+    interval_lines(RESOURCES_PER_YEAR, ax=ax, order=RESOURCE_ORDER)
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == RESOURCE_ORDER
+    assert legend_texts(ax) == RESOURCE_ORDER
+    for line in lines:
+        rows = RESOURCES_PER_YEAR[RESOURCES_PER_YEAR["label"] == line.get_label()]
+        assert list(line.get_ydata()) == pytest.approx(rows["mean"].tolist())
+    assert len({line.get_linestyle() for line in lines}) == len(lines)  # grey-scale safe
+    assert len({to_hex(line.get_color()) for line in lines}) == len(lines)
+
+
+def test_interval_lines_whiskers_are_offset_per_series_and_span_the_interval(ax):
+    interval_lines(RESOURCES_PER_YEAR, ax=ax, order=RESOURCE_ORDER)
+    errors = containers(ax, ErrorbarContainer)
+    assert len(errors) == len(RESOURCE_ORDER)
+    offsets = []
+    for error, key in zip(errors, RESOURCE_ORDER, strict=True):
+        rows = RESOURCES_PER_YEAR[RESOURCES_PER_YEAR["label"] == key]
+        found = whiskers(error)
+        shifts = {
+            round(x - year, 6) for (x, _, _), year in zip(found, rows["calendar_year"], strict=True)
+        }
+        assert len(shifts) == 1  # one offset per series, the same every year
+        offsets.append(shifts.pop())
+        for (_, bottom, top), row in zip(found, rows.itertuples(), strict=True):
+            assert (bottom, top) == pytest.approx((row.low, row.high))
+    assert len(set(offsets)) == len(offsets)  # side by side, not on top of each other
+    assert sum(offsets) == pytest.approx(0)  # centred on the year
+    assert offsets == sorted(offsets)
+
+
+def test_interval_lines_start_at_zero(ax):
+    table = RESOURCES_PER_YEAR.assign(
+        mean=RESOURCES_PER_YEAR["mean"] + 10,
+        low=RESOURCES_PER_YEAR["low"] + 10,
+        high=RESOURCES_PER_YEAR["high"] + 10,
+    )
+    interval_lines(table, ax=ax, ylabel="Projects needing it")
+    assert ax.get_ylim()[0] == 0
+    assert ax.get_ylim()[1] >= table["high"].max()
+    assert ax.get_ylabel() == "Projects needing it"
+
+
+def test_interval_lines_default_order_and_colours(ax):
+    colours = {"GMP": "#3E5C76"}
+    interval_lines(RESOURCES_PER_YEAR, ax=ax, colours=colours)
+    assert legend_texts(ax) == ["GMP", "Vector", "Regulatory"]
+    [gmp] = [line for line in ax.get_lines() if line.get_label() == "GMP"]
+    assert to_hex(gmp.get_color()).upper() == "#3E5C76"
+
+
+@pytest.mark.parametrize("column", ["calendar_year", "label", "mean", "low", "high"])
+def test_interval_lines_missing_column_is_an_error(ax, column):
+    with pytest.raises(ValueError, match=f"interval_lines: missing column '{column}'"):
+        interval_lines(RESOURCES_PER_YEAR.drop(columns=column), ax=ax)
