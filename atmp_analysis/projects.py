@@ -560,11 +560,19 @@ def _link_candidates(nodes: pd.DataFrame) -> pd.DataFrame:
     """
     surname_codes, surnames = pd.factorize(nodes["surname"])
     acronym_codes, acronyms = pd.factorize(nodes["acronym"])
+    wave = nodes["wave"].to_numpy(dtype=np.int64)
     pairs = [_pairs_within(surname_codes), _pairs_within(acronym_codes)]
-    # titles: every distinct title of a group against those of groups of other waves
-    flat = nodes["titles"].explode().dropna()
+    # a group with the same lead and acronym in another wave is settled (the surest rule):
+    # only the others' titles are compared, which keeps that step small in practice
+    left, right = pairs[1]
+    same = (surname_codes[left] == surname_codes[right]) & (surname_codes[left] >= 0)
+    same &= wave[left] != wave[right]
+    settled = np.zeros(len(nodes), dtype=bool)
+    settled[left[same]] = settled[right[same]] = True
+    # titles: each distinct title of an unsettled group against those of other waves
+    flat = nodes["titles"][~settled].explode().dropna()
     title_of = flat.index.to_numpy()
-    title_wave = nodes["wave"].to_numpy(dtype=np.int64)[title_of]
+    title_wave = wave[title_of]
     texts = np.asarray(flat.astype(str).tolist(), dtype=object)
     for later in np.unique(title_wave)[1:]:  # a loop over waves; each compares in C
         mine, theirs = np.flatnonzero(title_wave == later), np.flatnonzero(title_wave < later)
@@ -580,7 +588,6 @@ def _link_candidates(nodes: pd.DataFrame) -> pd.DataFrame:
         pairs.append((title_of[mine[a]], title_of[theirs[b]]))
     left = np.concatenate([p[0] for p in pairs]).astype(np.int64)
     right = np.concatenate([p[1] for p in pairs]).astype(np.int64)
-    wave = nodes["wave"].to_numpy(dtype=np.int64)
     cross = wave[left] != wave[right]
     left, right = left[cross], right[cross]
     if len(left):
@@ -611,7 +618,9 @@ def _link_candidates(nodes: pd.DataFrame) -> pd.DataFrame:
             acronym_texts[acronym_codes[earlier[both]]].tolist(),
         )
     acronym_alike = acronym_score >= ACRONYM_SIMILARITY
-    title_score = _best_title_similarity(nodes["titles"], later, earlier)
+    title_score = np.zeros(len(later))
+    ask = np.flatnonzero(~(lead & (same_acronym | acronym_alike)))  # where titles decide
+    title_score[ask] = _best_title_similarity(nodes["titles"], later[ask], earlier[ask])
     title_alike = title_score >= TITLE_SIMILARITY
     named = pd.Series(acronyms, dtype="string").str.len().to_numpy(dtype=np.int64) >= 3
     long_acronym = np.append(named, False)[acronym_codes[later]]

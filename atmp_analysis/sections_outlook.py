@@ -447,7 +447,8 @@ def outlook_section(report: Report) -> list[Block]:
     def cum(table: pd.DataFrame, event: str) -> str:
         r = table.loc[event]
         if r["cumulative_high"] == 0:  # fewer than one simulation in ten sees any
-            return f"{r['cumulative_mean']:.1f} (a {r['p_any']:.0%} chance of any)"
+            chance = "under a 1%" if r["p_any"] < 0.005 else f"a {r['p_any']:.0%}"
+            return f"{r['cumulative_mean']:.1f} ({chance} chance of any)"
         return _band(r["cumulative_mean"], r["cumulative_low"], r["cumulative_high"])
 
     observed = int(result.observed[["stay", "advance", "stop"]].to_numpy().sum())

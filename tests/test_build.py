@@ -162,7 +162,7 @@ def test_the_manifest_records_inputs_parameters_versions_and_outputs(internal, s
 # -- the HTML: point by point ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["internal", "public"])
+@pytest.mark.parametrize("which", ["internal", "public", "latest"])
 def test_the_page_is_self_contained(which, request):
     page = _page(request.getfixturevalue(which))
     assert "<script" not in page and "<link" not in page
@@ -277,7 +277,7 @@ def test_a_public_report_leaves_out_cross_tables_its_totals_would_reveal(public)
     assert (public / "tables" / "classes.csv").exists()
 
 
-@pytest.mark.parametrize("which", ["internal", "public"])
+@pytest.mark.parametrize("which", ["internal", "public", "latest"])
 def test_no_personal_data_in_any_output(which, request):
     out = request.getfixturevalue(which)
     spec = load_spec()
@@ -302,7 +302,7 @@ def test_no_personal_data_in_any_output(which, request):
 @pytest.mark.skipif(
     find_chromium() is None, reason="headless Chromium not installed (apt-get install chromium)"
 )
-@pytest.mark.parametrize("which", ["internal", "public"])
+@pytest.mark.parametrize("which", ["internal", "public", "latest"])
 def test_the_report_in_headless_chromium(which, request):
     out = request.getfixturevalue(which)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -313,7 +313,7 @@ def test_the_report_in_headless_chromium(which, request):
     assert check.broken_images == []
     assert check.dialogs == []
     assert check.n_images == _page(out).count("<figure")
-    assert check.title.endswith("ATMP pipeline 2023")
+    assert check.title.endswith("ATMP pipeline 2024" if which == "latest" else "ATMP pipeline 2023")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

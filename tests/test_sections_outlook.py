@@ -488,7 +488,8 @@ def test_outlook_prose_gives_the_forecast_s_numbers(reports, blocks):
     def cumulative(event: str, year: int) -> str:
         r = summary[(summary["event"] == event) & (summary["year"] == year)].iloc[0]
         if r["cumulative_high"] == 0:  # an unlikely event is told as its chance
-            return f"{r['cumulative_mean']:.1f} (a {r['p_any']:.0%} chance of any)"
+            chance = "under a 1%" if r["p_any"] < 0.005 else f"a {r['p_any']:.0%}"
+            return f"{r['cumulative_mean']:.1f} ({chance} chance of any)"
         return band(r["cumulative_mean"], r["cumulative_low"], r["cumulative_high"])
 
     text = html_of(blocks["internal"]["outlook"][:1])
