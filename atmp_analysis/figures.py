@@ -372,14 +372,14 @@ def _category_axis(ax: Axes, categories: Sequence[Hashable]) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _legend_above(ax: Axes, handles: list[Patch], title: str | None) -> None:
-    """The legend in a row above the plot area, outside the bars."""
+def _legend_above(ax: Axes, handles: list, title: str | None, *, per_row: int = 4) -> None:
+    """The legend in rows of ``per_row`` above the plot area, outside the bars."""
     ax.legend(
         handles=handles,
         title=title,
         loc="lower left",
         bbox_to_anchor=(0.0, 1.02),
-        ncols=min(len(handles), 4),
+        ncols=min(len(handles), per_row),
         frameon=False,
         alignment="left",
     )
@@ -1353,10 +1353,26 @@ def describe_flows(
 # ------------------------------------------------------------------------ forecast figures
 
 
-def _series_colours(keys: Sequence[str], colours: Mapping[str, str] | None) -> dict[str, str]:
+def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table]
+    if missing:
+        raise ValueError(f"{what}: missing column {missing[0]!r}")
+
+
+def _series(
+    table: pd.DataFrame,
+    what: str,
+    columns: Sequence[str],
+    order: Sequence[str] | None,
+    colours: Mapping[str, str] | None,
+) -> tuple[list[str], dict[str, str]]:
+    """A long table's series (``columns[1]``) in order, and a colour for each: the given
+    one, else the ``series`` palette's."""
+    _require(table, columns, what)
+    keys = list(order) if order is not None else list(dict.fromkeys(table[columns[1]].astype(str)))
     given = dict(colours or {})
     fallback = _default_colours([k for k in keys if k not in given])
-    return {k: given.get(k) or fallback[k] for k in keys}
+    return keys, {k: given.get(k) or fallback[k] for k in keys}
 
 
 def interval_bars(
@@ -1391,11 +1407,9 @@ def interval_bars(
         ``ax``: per ``x`` one bar per series at its mean, a whisker from ``low`` to
         ``high``; the legend above the plot area.
     """
-    missing = [c for c in (x, series, "mean", "low", "high") if c not in table]
-    if missing:
-        raise ValueError(f"interval_bars: missing column {missing[0]!r}")
-    keys = list(order) if order is not None else list(dict.fromkeys(table[series].astype(str)))
-    fills = _series_colours(keys, colours)
+    keys, fills = _series(
+        table, "interval_bars", (x, series, "mean", "low", "high"), order, colours
+    )
     xs = np.sort(pd.to_numeric(table[x]).unique())
     width = 0.8 / max(len(keys), 1)
     handles = []
@@ -1450,9 +1464,7 @@ def tornado(
     names
         Legend text of the low and high bars.
     """
-    missing = [c for c in (label, low, high) if c not in table]
-    if missing:
-        raise ValueError(f"tornado: missing column {missing[0]!r}")
+    _require(table, (label, low, high), "tornado")
     colours = list(palette("series").values())
     rows = np.arange(len(table))
     for column, colour, name in zip((low, high), colours[:2], names, strict=True):
@@ -1485,11 +1497,9 @@ def interval_lines(
     own line style too, so the chart reads in grey scale, and its whiskers are set a little
     apart from the others'.
     """
-    missing = [c for c in (x, series, "mean", "low", "high") if c not in table]
-    if missing:
-        raise ValueError(f"interval_lines: missing column {missing[0]!r}")
-    keys = list(order) if order is not None else list(dict.fromkeys(table[series].astype(str)))
-    fills = _series_colours(keys, colours)
+    keys, fills = _series(
+        table, "interval_lines", (x, series, "mean", "low", "high"), order, colours
+    )
     styles = ["-", "--", "-.", ":"]
     handles = []
     for k, key in enumerate(keys):
@@ -1528,13 +1538,5 @@ def interval_lines(
     ax.set_ylim(bottom=0)
     if ylabel:
         ax.set_ylabel(ylabel)
-    ax.legend(  # long labels: two to a row
-        handles=handles,
-        title=legend_title,
-        loc="lower left",
-        bbox_to_anchor=(0.0, 1.02),
-        ncols=min(len(handles), 2),
-        frameon=False,
-        alignment="left",
-    )
+    _legend_above(ax, handles, legend_title, per_row=2)  # long labels: two to a row
     return ax
